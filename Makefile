@@ -1,0 +1,51 @@
+# The two commands: `make run` (set up and start everything) and `make test` (every test).
+# Both install what is missing first, so they work on a fresh machine.
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMPS := .stamps
+NODE_PKGS := infra/local_dynamodb
+
+.PHONY: run test setup lint typecheck pytest chromium clean bench
+
+run: setup
+	$(PY) -m infra.run_local
+
+test: setup chromium lint typecheck pytest
+
+setup: $(STAMPS)/python $(STAMPS)/node
+
+$(STAMPS)/python: requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/node: $(foreach p,$(NODE_PKGS),$(p)/package-lock.json)
+	@for pkg in $(NODE_PKGS); do \
+	  echo "npm ci in $$pkg"; \
+	  (cd $$pkg && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	done
+	@mkdir -p $(STAMPS) && touch $@
+
+# Debian's chromium for the browser tests (Playwright drives it; never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint:
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck:
+	$(PY) -m mypy .
+
+pytest:
+	$(PY) -m pytest
+
+bench: setup
+	@echo "see docs/BENCHMARKS.md for the benchmark commands"
+
+clean:
+	rm -rf $(STAMPS) .data test-artifacts

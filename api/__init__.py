@@ -1,0 +1,1 @@
+"""The Omakase orchestrator service: DynamoDB store, REST + SSE API, monitor loop, pipeline."""

@@ -1,0 +1,12 @@
+"""HTTP routes: one small router per resource. ``api_router`` requires a token."""
+
+from fastapi import APIRouter, Depends
+
+from api.deps import get_principal
+from api.routes import features, logs, projects, runs
+
+api_router = APIRouter(prefix="/api", dependencies=[Depends(get_principal)])
+api_router.include_router(projects.router)
+api_router.include_router(features.router)
+api_router.include_router(runs.router)
+api_router.include_router(logs.router)

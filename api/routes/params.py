@@ -1,0 +1,13 @@
+"""Path parameters shared by the routers (validated once, documented once)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path
+
+from core.models import ENTITY_ID_PATTERN
+
+ProjectId = Annotated[str, Path(alias="projectId", pattern=ENTITY_ID_PATTERN)]
+FeatureId = Annotated[str, Path(alias="featureId", pattern=ENTITY_ID_PATTERN)]
+RunId = Annotated[str, Path(alias="runId", pattern=ENTITY_ID_PATTERN)]

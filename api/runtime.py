@@ -1,0 +1,67 @@
+"""What one API process holds while it runs: settings, the store, secrets, services.
+
+Built by the app factory's lifespan and reached by routes through ``api.deps``.
+Background services (stream hub, monitor loop, pipeline) implement ``Service``
+and are started and stopped in order by the lifespan.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from api.auth import derive_agent_secret
+from api.services.bus import MessageBus
+from api.settings import Settings
+from api.store.db import Db
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class InsecureBindError(RuntimeError):
+    pass
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Db
+    api_token: str
+    agent_secret: bytes
+    #: Wakes this process's streams when it commits a message.
+    bus: MessageBus = field(default_factory=MessageBus)
+    #: Started in order at start-up, stopped in reverse order at shutdown.
+    services: list[Service] = field(default_factory=list)
+
+
+def resolve_api_token(settings: Settings) -> str:
+    """The operator token: configured, or generated on loopback (refused elsewhere)."""
+    if settings.api_token is not None and settings.api_token.get_secret_value():
+        return settings.api_token.get_secret_value()
+    if not settings.is_loopback:
+        raise InsecureBindError(
+            f"Refusing to listen on {settings.api_host} without a token: set OMAKASE_API_TOKEN "
+            "(only a loopback address may run with a generated one)."
+        )
+    token = secrets.token_urlsafe(32)
+    log.warning("OMAKASE_API_TOKEN is not set; generated a token for this run: %s", token)
+    return token
+
+
+def build_runtime(settings: Settings, db: Db) -> Runtime:
+    api_token = resolve_api_token(settings)
+    configured = settings.agent_token_secret
+    agent_secret = (
+        configured.get_secret_value().encode()
+        if configured is not None and configured.get_secret_value()
+        else derive_agent_secret(api_token)
+    )
+    return Runtime(settings=settings, db=db, api_token=api_token, agent_secret=agent_secret)

@@ -1,0 +1,1 @@
+"""Domain operations composed of store calls (used by routes and background services)."""

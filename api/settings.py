@@ -1,0 +1,83 @@
+"""One settings object, read from ``OMAKASE_*`` environment variables.
+
+Why the token rules: every ``/api`` route needs a bearer token. On a loopback
+address a missing token is generated at start-up (and logged), so a bare
+``python -m api`` is still closed to other local users' guesses; bound to any
+other address the service refuses to start without an explicit token.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Longest a boto3 call may wait to connect / read before it counts as a fault.
+DYNAMODB_CONNECT_TIMEOUT_S = 2.0
+DYNAMODB_READ_TIMEOUT_S = 5.0
+#: botocore ``standard`` retry mode: total attempts per call (1 try + 2 retries).
+DYNAMODB_MAX_ATTEMPTS = 3
+
+
+class RunnerKind(StrEnum):
+    DEMO = "demo"
+    COMMAND = "command"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMAKASE_", extra="ignore")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8765, ge=1, le=65535)
+    api_token: SecretStr | None = None
+    #: Secret for run-scoped agent tokens; derived from the API token when unset.
+    agent_token_secret: SecretStr | None = None
+    #: Base URL the dashboard, clients and agent processes use to reach the API.
+    api_url: str | None = None
+
+    #: Unset = AWS (credentials and region from the usual boto3 chain).
+    dynamodb_endpoint: str | None = None
+    aws_region: str = "us-east-1"
+    table_prefix: str = "omakase-"
+
+    runner: RunnerKind = RunnerKind.DEMO
+    #: ``command`` runner: the agent command line (shell words).
+    agent_command: str | None = None
+    demo_step_seconds: float = Field(default=20.0, ge=0.0)
+    workspace_root: Path = Path(".data/workspaces")
+
+    #: Monitor loop period (process status, new user messages, inbox).
+    monitor_interval_seconds: float = Field(default=5.0, gt=0.0)
+    #: Stream hub poll period for writes made by other API processes.
+    stream_poll_seconds: float = Field(default=1.0, gt=0.0)
+    #: Concurrent SSE streams per process before 503 + Retry-After.
+    max_streams: int = Field(default=4_000, ge=1)
+    #: Start pending features automatically (feature watcher).
+    auto_start_features: bool = True
+
+    @property
+    def is_local_store(self) -> bool:
+        return self.dynamodb_endpoint is not None
+
+    @property
+    def is_loopback(self) -> bool:
+        host = self.api_host.strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def base_url(self) -> str:
+        return self.api_url or f"http://{self.api_host}:{self.api_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

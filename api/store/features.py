@@ -1,0 +1,112 @@
+"""Features of a project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.store.codec import from_item, to_item, to_value
+from api.store.db import Db, query_all
+from api.store.errors import InvalidInputError, NotFoundError, store_errors
+from api.store.ids import new_id
+from core.models import Feature, FeatureCreate, FeatureStatus, iso, utc_now
+from core.tables import FEATURES
+
+ITEM_IS_NEW = "attribute_not_exists(id)"
+ITEM_EXISTS = "attribute_exists(id)"
+
+
+def create_feature(db: Db, *, project_id: str, data: FeatureCreate) -> Feature:
+    """Create a pending feature. Its dependencies must be features of the same project."""
+    if data.dependencies:
+        known = {f.id for f in list_features(db, project_id=project_id)}
+        unknown = [d for d in dict.fromkeys(data.dependencies) if d not in known]
+        if unknown:
+            raise InvalidInputError(
+                f"Dependency {', '.join(unknown)} is not a feature of project {project_id}."
+            )
+    now = iso(utc_now())
+    feature = Feature(
+        id=new_id("feat"),
+        project_id=project_id,
+        name=data.name,
+        description=data.description,
+        priority=data.priority,
+        dependencies=list(dict.fromkeys(data.dependencies)),
+        created_at=now,
+        updated_at=now,
+    )
+    with store_errors("create the feature"):
+        db.client.put_item(
+            TableName=db.table(FEATURES),
+            Item=to_item(feature.model_dump(by_alias=True)),
+            ConditionExpression=ITEM_IS_NEW,
+        )
+    return feature
+
+
+def get_feature(db: Db, *, feature_id: str) -> Feature:
+    with store_errors("read the feature"):
+        raw = db.client.get_item(
+            TableName=db.table(FEATURES), Key=to_item({"id": feature_id}), ConsistentRead=True
+        ).get("Item")
+    if raw is None:
+        raise NotFoundError(f"Feature {feature_id} was not found.")
+    return Feature.model_validate(from_item(raw))
+
+
+def list_features(db: Db, *, project_id: str) -> list[Feature]:
+    """A project's features, oldest first."""
+    items = query_all(
+        db,
+        TableName=db.table(FEATURES),
+        IndexName="by_project",
+        KeyConditionExpression="projectId = :p",
+        ExpressionAttributeValues={":p": to_value(project_id)},
+    )
+    return [Feature.model_validate(item) for item in items]
+
+
+def update_feature(
+    db: Db,
+    *,
+    feature_id: str,
+    status: FeatureStatus | None = None,
+    current_step: int | None = None,
+    current_run_id: str | None = None,
+    error_message: str | None = None,
+    condition: str | None = None,
+    condition_values: dict[str, Any] | None = None,
+    condition_names: dict[str, str] | None = None,
+) -> Feature:
+    """Set the given fields of a feature (``None`` leaves a field as it is).
+
+    ``condition`` (with ``condition_values`` and ``condition_names``) guards the write; a lost guard
+    raises ``ConditionFailed``.
+    """
+    fields: dict[str, Any] = {
+        "status": status.value if status else None,
+        "currentStep": current_step,
+        "currentRunId": current_run_id,
+        "errorMessage": error_message,
+        "updatedAt": iso(utc_now()),
+    }
+    fields = {k: v for k, v in fields.items() if v is not None}
+    names = {f"#{k}": k for k in fields} | (condition_names or {})
+    values = {f":{k}": to_value(v) for k, v in fields.items()}
+    values.update({k: to_value(v) for k, v in (condition_values or {}).items()})
+    guard = ITEM_EXISTS if condition is None else f"{ITEM_EXISTS} AND ({condition})"
+    with store_errors("update the feature"):
+        try:
+            raw = db.client.update_item(
+                TableName=db.table(FEATURES),
+                Key=to_item({"id": feature_id}),
+                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+                ConditionExpression=guard,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except db.client.exceptions.ConditionalCheckFailedException:
+            get_feature(db, feature_id=feature_id)  # NotFoundError if it is gone
+            raise
+    return Feature.model_validate(from_item(raw))

@@ -1,0 +1,290 @@
+"""Chat messages: an optimistic per-run append, so key order is commit order.
+
+The append (why it is safe across processes):
+
+* A writer takes the run's last known cursor ``h`` (cached per process, or read
+  with a strongly consistent "last item" query) and puts the message at
+  ``h + 1`` with ``attribute_not_exists``. Key ``n + 1`` therefore exists only
+  once ``n`` has committed, whatever the number of writers: a stream that has
+  delivered up to ``n`` and resumes "after n" can never miss a later commit.
+* On a conflict the writer reads everything after ``h`` (consistent), learns the
+  new head, and tries the next key. No clock is involved, so two messages in the
+  same millisecond are simply two keys.
+
+Idempotency (a retried POST with the same client id stores one message) needs
+no transaction and no lease: before the first put the writer looks the id up
+in the ``by_id`` LSI (strongly consistent), and on every conflict it scans the
+items it skipped over for the id. Any copy committed before the writer's head
+knowledge is found by the lookup; any copy committed after it sits at a key the
+writer must step over, so the scan finds it. Of two racing writers of one id,
+exactly one put succeeds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from api.store.codec import from_item, to_item, to_value
+from api.store.db import Db, query_all
+from api.store.errors import ConditionFailed, StoreUnavailableError, store_errors
+from api.store.ids import new_id
+from core.cursor import START_CURSOR, format_cursor, parse_cursor
+from core.models import (
+    AgentMessage,
+    AgentRun,
+    AgentRunRole,
+    DeliveryReceipt,
+    MessageSender,
+    MessageType,
+    iso,
+    utc_now,
+)
+from core.tables import AGENT_MESSAGES
+
+#: The put condition of the append: this key must not exist yet.
+KEY_IS_FREE = "attribute_not_exists(runId)"
+RECEIPT_TARGET_EXISTS = "attribute_exists(runId)"
+#: Conflicts one append may lose before it reports contention (each loss means
+#: another message committed, so this bounds work, not correctness).
+MAX_APPEND_ATTEMPTS = 200
+
+
+class HeadCache:
+    """Last cursor this process saw committed, per run (only ever moves forward)."""
+
+    def __init__(self) -> None:
+        self._heads: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def get(self, run_id: str) -> int | None:
+        with self._lock:
+            return self._heads.get(run_id)
+
+    def advance(self, run_id: str, sequence: int) -> None:
+        with self._lock:
+            if sequence > self._heads.get(run_id, -1):
+                self._heads[run_id] = sequence
+
+
+_head_caches: dict[int, HeadCache] = {}
+_head_caches_lock = threading.Lock()
+
+
+def _heads(db: Db) -> HeadCache:
+    # One cache per client object: a new store (test, restart) starts cold.
+    with _head_caches_lock:
+        return _head_caches.setdefault(id(db.client), HeadCache())
+
+
+def create_message(
+    db: Db,
+    *,
+    run: AgentRun,
+    sender: MessageSender,
+    content: str,
+    type: MessageType = MessageType.MESSAGE,
+    role: AgentRunRole | None = None,
+    message_id: str | None = None,
+    receipt: DeliveryReceipt | None = None,
+    receipt_for: str | None = None,
+) -> tuple[AgentMessage, bool]:
+    """Append a message to the run's thread.
+
+    Returns ``(message, created)``. With a client ``message_id`` already stored
+    in this run, returns the stored message and ``False`` (nothing is written).
+    """
+    heads = _heads(db)
+    head = heads.get(run.id)
+    if head is None:
+        head = _read_head(db, run_id=run.id)
+    if message_id is not None:
+        existing = find_message(db, run_id=run.id, message_id=message_id)
+        if existing is not None:
+            return existing, False
+    values: dict[str, Any] = {
+        "id": message_id or new_id("msg"),
+        "runId": run.id,
+        "featureId": run.feature_id,
+        "projectId": run.project_id,
+        "sender": sender.value,
+        "role": role.value if role else None,
+        "content": content,
+        "type": type.value,
+        "timestamp": iso(utc_now()),
+        "receipt": receipt.model_dump(by_alias=True, exclude_none=True) if receipt else None,
+        "receiptFor": receipt_for,
+    }
+    for _ in range(MAX_APPEND_ATTEMPTS):
+        values["cursor"] = format_cursor(head + 1)
+        try:
+            with store_errors("store the message"):
+                db.client.put_item(
+                    TableName=db.table(AGENT_MESSAGES),
+                    Item=to_item(values),
+                    ConditionExpression=KEY_IS_FREE,
+                )
+        except ConditionFailed:
+            skipped = list(_query_after(db, run_id=run.id, after=format_cursor(head)))
+            if message_id is not None:
+                for item in skipped:
+                    if item["id"] == message_id:
+                        heads.advance(run.id, parse_cursor(item["cursor"]))
+                        return AgentMessage.model_validate(item), False
+            # A conflict at head + 1 means that key exists, so skipped is not empty.
+            head = max([head + 1, *(parse_cursor(i["cursor"]) for i in skipped)])
+            heads.advance(run.id, head)
+            continue
+        heads.advance(run.id, head + 1)
+        return AgentMessage.model_validate(values), True
+    raise StoreUnavailableError(
+        f"Could not store the message: run {run.id} is under heavy write contention; try again."
+    )
+
+
+def _read_head(db: Db, *, run_id: str) -> int:
+    with store_errors("read the thread head"):
+        page = db.client.query(
+            TableName=db.table(AGENT_MESSAGES),
+            KeyConditionExpression="runId = :r",
+            ExpressionAttributeValues={":r": to_value(run_id)},
+            ProjectionExpression="#c",
+            ExpressionAttributeNames={"#c": "cursor"},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+    items = page.get("Items", [])
+    head = parse_cursor(from_item(items[0])["cursor"]) if items else 0
+    _heads(db).advance(run_id, head)
+    return head
+
+
+def find_message(db: Db, *, run_id: str, message_id: str) -> AgentMessage | None:
+    """The run's message with this id (a strongly consistent LSI key lookup)."""
+    items = list(
+        query_all(
+            db,
+            TableName=db.table(AGENT_MESSAGES),
+            IndexName="by_id",
+            KeyConditionExpression="runId = :r AND id = :i",
+            ExpressionAttributeValues={":r": to_value(run_id), ":i": to_value(message_id)},
+            ConsistentRead=True,
+        )
+    )
+    return AgentMessage.model_validate(items[0]) if items else None
+
+
+def _query_after(
+    db: Db, *, run_id: str, after: str, sender: MessageSender | None = None
+) -> Iterator[dict[str, Any]]:
+    kwargs: dict[str, Any] = {
+        "TableName": db.table(AGENT_MESSAGES),
+        "KeyConditionExpression": "runId = :r AND #c > :after",
+        "ExpressionAttributeNames": {"#c": "cursor"},
+        "ExpressionAttributeValues": {":r": to_value(run_id), ":after": to_value(after)},
+        "ConsistentRead": True,
+    }
+    _add_sender_filter(kwargs, sender)
+    return query_all(db, **kwargs)
+
+
+def _add_sender_filter(kwargs: dict[str, Any], sender: MessageSender | None) -> None:
+    if sender is not None:
+        kwargs["FilterExpression"] = "sender = :sender"
+        kwargs["ExpressionAttributeValues"][":sender"] = to_value(sender.value)
+
+
+def list_messages(
+    db: Db,
+    *,
+    run_id: str,
+    since: str | None = None,
+    since_timestamp: str | None = None,
+    sender: MessageSender | None = None,
+    limit: int | None = None,
+) -> list[AgentMessage]:
+    """The run's thread, oldest first, every page followed.
+
+    ``since`` is a cursor (exclusive) and ``since_timestamp`` a normalized ISO
+    instant (exclusive); both are key conditions, on the table and on the
+    ``by_timestamp`` LSI respectively. ``sender`` filters. ``limit`` stops early.
+    """
+    if since_timestamp is not None:
+        kwargs: dict[str, Any] = {
+            "TableName": db.table(AGENT_MESSAGES),
+            "IndexName": "by_timestamp",
+            "KeyConditionExpression": "runId = :r AND #t > :since",
+            "ExpressionAttributeNames": {"#t": "timestamp"},
+            "ExpressionAttributeValues": {
+                ":r": to_value(run_id),
+                ":since": to_value(since_timestamp),
+            },
+            "ConsistentRead": True,
+        }
+        _add_sender_filter(kwargs, sender)
+        items: Iterator[dict[str, Any]] = query_all(db, **kwargs)
+        messages = sorted((AgentMessage.model_validate(i) for i in items), key=lambda m: m.cursor)
+        return messages[:limit] if limit is not None else messages
+    messages = []
+    for item in _query_after(db, run_id=run_id, after=since or START_CURSOR, sender=sender):
+        messages.append(AgentMessage.model_validate(item))
+        if limit is not None and len(messages) >= limit:
+            break
+    return messages
+
+
+def list_messages_by_feature(db: Db, *, feature_id: str) -> list[AgentMessage]:
+    """Every run's messages of a feature (the ``by_feature`` GSI), oldest first."""
+    items = query_all(
+        db,
+        TableName=db.table(AGENT_MESSAGES),
+        IndexName="by_feature",
+        KeyConditionExpression="featureId = :f",
+        ExpressionAttributeValues={":f": to_value(feature_id)},
+    )
+    messages = [AgentMessage.model_validate(i) for i in items]
+    return sorted(messages, key=lambda m: (m.timestamp, m.run_id, m.cursor))
+
+
+def count_messages_after(
+    db: Db, *, run_id: str, after: str | None, exclude_sender: MessageSender
+) -> int:
+    """How many messages follow ``after`` that were not sent by ``exclude_sender``."""
+    kwargs: dict[str, Any] = {
+        "TableName": db.table(AGENT_MESSAGES),
+        "KeyConditionExpression": "runId = :r AND #c > :after",
+        "FilterExpression": "sender <> :sender",
+        "ExpressionAttributeNames": {"#c": "cursor"},
+        "ExpressionAttributeValues": {
+            ":r": to_value(run_id),
+            ":after": to_value(after or START_CURSOR),
+            ":sender": to_value(exclude_sender.value),
+        },
+        "Select": "COUNT",
+    }
+    total = 0
+    while True:
+        with store_errors("count unread messages"):
+            page = db.client.query(**kwargs)
+        total += page.get("Count", 0)
+        if not page.get("LastEvaluatedKey"):
+            return total
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def set_receipt(db: Db, *, run_id: str, cursor: str, receipt: DeliveryReceipt) -> AgentMessage:
+    """Record where a user message was delivered (the chat shows it)."""
+    with store_errors("record the delivery receipt"):
+        raw = db.client.update_item(
+            TableName=db.table(AGENT_MESSAGES),
+            Key=to_item({"runId": run_id, "cursor": cursor}),
+            UpdateExpression="SET receipt = :receipt",
+            ConditionExpression=RECEIPT_TARGET_EXISTS,
+            ExpressionAttributeValues={
+                ":receipt": to_value(receipt.model_dump(by_alias=True, exclude_none=True))
+            },
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+    return AgentMessage.model_validate(from_item(raw))

@@ -1,0 +1,1 @@
+"""Shared models and helpers for the Omakase agent chat (API, dashboard, clients)."""

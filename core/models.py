@@ -1,0 +1,298 @@
+"""Pydantic models shared by the API, the dashboard and programmatic clients.
+
+JSON is camelCase on the wire (as in the original TypeScript feature); Python
+code uses snake_case attribute names. Every model accepts either spelling on
+input (``populate_by_name``) so store rows and API payloads load alike.
+
+Input models (``*Create``, ``*Update``) forbid unknown fields: a typo in a
+client's payload is a 422 with a sentence, never a silently ignored field.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.alias_generators import to_camel
+
+#: Message content limit, after trimming. Long agent output belongs in the logs.
+MAX_MESSAGE_CHARS = 32_000
+#: Client-supplied message ids: short, URL- and header-safe.
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+#: Entity ids as they appear in paths (server ids are ``<prefix>_<32 hex>``).
+ENTITY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class FeatureStatus(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    PASSING = "passing"
+    FAILING = "failing"
+
+
+class AgentStatus(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class AgentRunRole(StrEnum):
+    ARCHITECT = "architect"
+    CODER = "coder"
+    REVIEWER = "reviewer"
+    TESTER = "tester"
+
+
+class AgentRunStatus(StrEnum):
+    STARTED = "started"
+    THINKING = "thinking"
+    CODING = "coding"
+    TESTING = "testing"
+    REVIEWING = "reviewing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_RUN_STATUSES
+
+
+TERMINAL_RUN_STATUSES = frozenset({AgentRunStatus.COMPLETED, AgentRunStatus.FAILED})
+
+
+class MessageSender(StrEnum):
+    USER = "user"
+    AGENT = "agent"
+
+
+class MessageType(StrEnum):
+    MESSAGE = "message"
+    STATUS = "status"
+    ERROR = "error"
+
+
+class ReceiptState(StrEnum):
+    QUEUED = "queued"
+    DELIVERED = "delivered"
+    NOT_DELIVERED = "not_delivered"
+
+
+class LogStream(StrEnum):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+    SYSTEM = "system"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """Fixed-width ISO 8601 UTC with microseconds, so lexical order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        serialize_by_alias=True,
+        use_enum_values=False,
+    )
+
+
+class InputModel(CamelModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4_000)]
+EntityId = Annotated[str, StringConstraints(pattern=ENTITY_ID_PATTERN)]
+
+
+# --- projects, features, agents -------------------------------------------------
+
+
+class ProjectCreate(InputModel):
+    name: Name
+    description: Description = ""
+    max_concurrency: int = Field(default=2, ge=1, le=16)
+
+
+class Project(CamelModel):
+    id: str
+    name: str
+    description: str = ""
+    max_concurrency: int = 2
+    created_at: str
+
+
+class FeatureCreate(InputModel):
+    name: Name
+    description: Description = ""
+    priority: int = Field(default=100, ge=0, le=10_000)
+    dependencies: list[EntityId] = Field(default_factory=list, max_length=50)
+
+
+class Feature(CamelModel):
+    id: str
+    project_id: str
+    name: str
+    description: str = ""
+    status: FeatureStatus = FeatureStatus.PENDING
+    priority: int = 100
+    dependencies: list[str] = Field(default_factory=list)
+    created_at: str
+    updated_at: str
+    #: The pipeline step now running (1-based), or the last one that ran.
+    current_step: int = 0
+    current_run_id: str | None = None
+    error_message: str | None = None
+
+
+class Agent(CamelModel):
+    project_id: str
+    role: AgentRunRole
+    name: str
+    mascot: str
+    status: AgentStatus = AgentStatus.IDLE
+    current_run_id: str | None = None
+    current_feature_id: str | None = None
+    #: The agent's most recent run (kept after it ends, for the log viewer).
+    last_run_id: str | None = None
+    #: Messages from the agent (and notices) after the read marker of its
+    #: current or last run. Computed when the agents are listed.
+    unread_count: int = 0
+    updated_at: str
+
+
+# --- agent runs ---------------------------------------------------------------------
+
+
+class AgentRun(CamelModel):
+    id: str
+    project_id: str
+    feature_id: str
+    role: AgentRunRole
+    status: AgentRunStatus = AgentRunStatus.STARTED
+    #: 1-based position of this run in its feature's pipeline.
+    step: int = 1
+    #: 1 for the first try of a step, 2 for its retry.
+    attempt: int = 1
+    output_summary: str | None = None
+    error_message: str | None = None
+    started_at: str
+    completed_at: str | None = None
+    updated_at: str
+    #: Last message cursor the user has seen (read marker, for unread counts).
+    read_cursor: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return not self.status.is_terminal
+
+
+class AgentRunCreate(InputModel):
+    """Internal: what the pipeline supplies to start a run."""
+
+    project_id: str
+    feature_id: str
+    role: AgentRunRole
+    step: int = Field(default=1, ge=1)
+    attempt: int = Field(default=1, ge=1)
+
+
+class RunStatusUpdate(InputModel):
+    """``PATCH /api/agent-runs/{runId}``: a phase report."""
+
+    status: AgentRunStatus
+    output_summary: Annotated[str, StringConstraints(max_length=4_000)] | None = None
+    error_message: Annotated[str, StringConstraints(max_length=4_000)] | None = None
+
+
+# --- messages -----------------------------------------------------------------------
+
+
+class DeliveryReceipt(CamelModel):
+    """Where a user message went: the proof, shown in the chat, that the agent got it."""
+
+    state: ReceiptState = ReceiptState.QUEUED
+    delivered_at: str | None = None
+    #: The run (and its role and pipeline step) that received the message.
+    run_id: str | None = None
+    role: AgentRunRole | None = None
+    step: int | None = None
+    #: ``relay`` (between steps) or ``inbox`` (mid-step inbox file).
+    channel: str | None = None
+    reason: str | None = None
+
+
+class MessageCreate(InputModel):
+    """``POST /api/agent-runs/{runId}/messages``."""
+
+    content: str
+    #: Client message id: a retry with the same id stores one message.
+    id: Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)] | None = None
+
+    @field_validator("content")
+    @classmethod
+    def _content_in_bounds(cls, value: str) -> str:
+        # str_strip_whitespace already trimmed it.
+        if not value:
+            raise ValueError("Message content must not be empty or only whitespace")
+        if len(value) > MAX_MESSAGE_CHARS:
+            raise ValueError(
+                f"Message content is {len(value):,} characters; the limit is "
+                f"{MAX_MESSAGE_CHARS:,} (put long output in the logs)"
+            )
+        return value
+
+
+class AgentMessage(CamelModel):
+    id: str
+    run_id: str
+    feature_id: str
+    project_id: str
+    sender: MessageSender
+    role: AgentRunRole | None = None
+    content: str
+    type: MessageType = MessageType.MESSAGE
+    timestamp: str
+    #: Position in the run's thread: the SSE event id and the ``since`` cursor.
+    cursor: str
+    #: User messages: where the message was delivered (None for agent/status).
+    receipt: DeliveryReceipt | None = None
+    #: Delivery notices: the id of the user message this notice is a receipt for.
+    receipt_for: str | None = None
+
+
+class ReadMarkerUpdate(InputModel):
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class ReadMarker(CamelModel):
+    run_id: str
+    cursor: str | None
+
+
+# --- logs ---------------------------------------------------------------------------
+
+
+class LogLine(CamelModel):
+    run_id: str
+    project_id: str
+    feature_id: str
+    role: AgentRunRole
+    agent_name: str
+    cursor: str
+    timestamp: str
+    stream: LogStream = LogStream.STDOUT
+    line: str

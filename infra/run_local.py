@@ -1,0 +1,164 @@
+"""``make run``: start everything locally — the DynamoDB engine, the API, the dashboard.
+
+Each part runs as its own process with its log under ``.data/logs/``; this
+supervisor waits for each to be ready, prints where to open what, and stops
+them all on Ctrl-C (or when one of them dies). Data persists under ``.data/``.
+
+The operator token is generated once into ``.data/api-token`` (or taken from
+``OMAKASE_API_TOKEN``) and handed to the API and the dashboard.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from infra.local_engine import LocalEngine, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".data"
+LOGS = DATA / "logs"
+TOKEN_FILE = DATA / "api-token"
+ENGINE_PORT = int(os.environ.get("OMAKASE_ENGINE_PORT", "8000"))
+API_PORT = int(os.environ.get("OMAKASE_API_PORT", "8765"))
+DASHBOARD_PORT = int(os.environ.get("OMAKASE_DASHBOARD_PORT", "8501"))
+READY_TIMEOUT_S = 60.0
+SUPERVISE_POLL_S = 0.5
+STOP_TIMEOUT_S = 10.0
+
+
+def operator_token() -> str:
+    configured = os.environ.get("OMAKASE_API_TOKEN")
+    if configured:
+        return configured
+    if TOKEN_FILE.exists():
+        return TOKEN_FILE.read_text().strip()
+    token = secrets.token_urlsafe(24)
+    DATA.mkdir(parents=True, exist_ok=True)
+    TOKEN_FILE.write_text(token + "\n")
+    TOKEN_FILE.chmod(0o600)
+    return token
+
+
+@dataclass
+class Part:
+    name: str
+    argv: list[str]
+    ready: Callable[[], None]
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        with (LOGS / f"{self.name}.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=log
+            )
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def wait_http_ok(url: str, timeout: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f} s")
+
+
+def parts(token: str) -> list[Part]:
+    engine = LocalEngine(DATA / "dynamodb", ENGINE_PORT)
+    api_url = f"http://127.0.0.1:{API_PORT}"
+    shared = {
+        "OMAKASE_API_TOKEN": token,
+        "OMAKASE_API_URL": api_url,
+        "OMAKASE_DYNAMODB_ENDPOINT": engine.endpoint,
+        "OMAKASE_API_HOST": "127.0.0.1",
+        "OMAKASE_API_PORT": str(API_PORT),
+        "OMAKASE_WORKSPACE_ROOT": str(DATA / "workspaces"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    return [
+        Part("dynamodb", engine.command(), lambda: wait_for_port(ENGINE_PORT)),
+        Part("api", [sys.executable, "-m", "api"], lambda: wait_http_ok(f"{api_url}/healthz"),
+             env=shared),
+        Part(
+            "dashboard",
+            [
+                sys.executable, "-m", "streamlit", "run", "dashboard.py",
+                "--server.port", str(DASHBOARD_PORT), "--server.address", "127.0.0.1",
+                "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            ],
+            lambda: wait_http_ok(f"http://127.0.0.1:{DASHBOARD_PORT}/_stcore/health"),
+            env=shared,
+        ),
+    ]
+
+
+def main() -> int:
+    token = operator_token()
+    running: list[Part] = []
+    stopping = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        for part in parts(token):
+            if not Path(ROOT / "dashboard.py").exists() and part.name == "dashboard":
+                continue
+            print(f"starting {part.name} …", flush=True)
+            part.start()
+            running.append(part)
+            part.ready()
+        print(
+            "\nOmakase agent chat is running:\n"
+            f"  dashboard  http://127.0.0.1:{DASHBOARD_PORT}\n"
+            f"  API        http://127.0.0.1:{API_PORT}  (docs: /docs)\n"
+            f"  API token  {token}   (also in {TOKEN_FILE.relative_to(ROOT)})\n"
+            f"  logs       {LOGS.relative_to(ROOT)}/\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+        while not stopping:
+            for part in running:
+                if part.process is not None and part.process.poll() is not None:
+                    print(f"{part.name} exited ({part.process.returncode}); see "
+                          f"{LOGS.relative_to(ROOT)}/{part.name}.log", file=sys.stderr)
+                    return 1
+            time.sleep(SUPERVISE_POLL_S)
+        return 0
+    except TimeoutError as error:
+        print(f"error: {error}; see {LOGS.relative_to(ROOT)}/", file=sys.stderr)
+        return 1
+    finally:
+        for part in reversed(running):
+            part.stop()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Shared fixtures: moto (fast unit tests) and the real local engine (integration).
+
+``db`` is parametrized over both backends, so a store contract test written
+once runs against moto and against dynalite. Each engine test gets its own
+table prefix, so tests share one engine process but never each other's data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from fastapi.testclient import TestClient
+from moto import mock_aws
+
+from api.app import create_app
+from api.settings import Settings
+from api.store.db import Db, ensure_tables, make_client
+from infra.local_engine import LocalEngine
+
+TOKEN = "test-operator-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def unique_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}-"
+
+
+@pytest.fixture
+def moto_db() -> Iterator[Db]:
+    with mock_aws():
+        client = boto3.client(
+            "dynamodb",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        db = Db(client=client, prefix="test-")
+        ensure_tables(db)
+        yield db
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEngine]:
+    with LocalEngine(tmp_path_factory.mktemp("dynalite")) as running:
+        yield running
+
+
+def engine_settings(engine: LocalEngine, prefix: str, **overrides: object) -> Settings:
+    return Settings(
+        api_token=TOKEN,
+        dynamodb_endpoint=engine.endpoint,
+        table_prefix=prefix,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def engine_db(engine: LocalEngine) -> Db:
+    prefix = unique_prefix()
+    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
+    ensure_tables(db)
+    return db
+
+
+@pytest.fixture(params=["moto", pytest.param("engine", marks=pytest.mark.engine)])
+def db(request: pytest.FixtureRequest) -> Db:
+    """The store contract's backend: moto, then the real local engine."""
+    fixture: Db = request.getfixturevalue(f"{request.param}_db")
+    return fixture
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(api_token=TOKEN, table_prefix="test-")
+
+
+@pytest.fixture
+def client(moto_db: Db, settings: Settings) -> Iterator[TestClient]:
+    """The API in-process over moto, with no background services."""
+    app = create_app(settings, moto_db, service_factories=())
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
