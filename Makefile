@@ -4,7 +4,15 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMPS := .stamps
-NODE_PKGS := infra/local_dynamodb
+NODE_PKGS := infra/local_dynamodb infra/fonts
+# The dashboard's fonts: woff2 files copied from the @fontsource npm packages (served by Streamlit).
+FONTS_DIR := static/fonts
+FONT_FILES := instrument-serif/files/instrument-serif-latin-400-normal \
+  instrument-serif/files/instrument-serif-latin-400-italic \
+  outfit/files/outfit-latin-300-normal outfit/files/outfit-latin-400-normal \
+  outfit/files/outfit-latin-500-normal outfit/files/outfit-latin-600-normal \
+  jetbrains-mono/files/jetbrains-mono-latin-400-normal \
+  jetbrains-mono/files/jetbrains-mono-latin-600-normal
 
 .PHONY: run test setup lint typecheck pytest chromium clean bench
 
@@ -13,7 +21,7 @@ run: setup
 
 test: setup chromium lint typecheck pytest
 
-setup: $(STAMPS)/python $(STAMPS)/node
+setup: $(STAMPS)/python $(STAMPS)/node $(FONTS_DIR)/.installed
 
 $(STAMPS)/python: requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -27,6 +35,11 @@ $(STAMPS)/node: $(foreach p,$(NODE_PKGS),$(p)/package-lock.json)
 	  (cd $$pkg && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
 	done
 	@mkdir -p $(STAMPS) && touch $@
+
+$(FONTS_DIR)/.installed: $(STAMPS)/node infra/fonts/package-lock.json
+	@mkdir -p $(FONTS_DIR)
+	@for f in $(FONT_FILES); do cp infra/fonts/node_modules/@fontsource/$$f.woff2 $(FONTS_DIR)/ || exit 1; done
+	@touch $@
 
 # Debian's chromium for the browser tests (Playwright drives it; never `playwright install`).
 chromium:
