@@ -44,6 +44,7 @@ def list_agents(db: Db, *, project_id: str) -> list[Agent]:
     """The project's agents in pipeline order (unread counts are filled in by callers)."""
     items = query_all(
         db,
+        action="list the agents",
         TableName=db.table(AGENTS),
         KeyConditionExpression="projectId = :p",
         ExpressionAttributeValues={":p": to_value(project_id)},

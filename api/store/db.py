@@ -48,7 +48,7 @@ class Db:
 def make_client(settings: Settings) -> DynamoDBClient:
     """A DynamoDB client with botocore ``standard`` retries and bounded timeouts."""
     config = Config(
-        retries={"mode": "standard", "max_attempts": DYNAMODB_MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": DYNAMODB_MAX_ATTEMPTS},
         connect_timeout=DYNAMODB_CONNECT_TIMEOUT_S,
         read_timeout=DYNAMODB_READ_TIMEOUT_S,
         max_pool_connections=MAX_POOL_CONNECTIONS,
@@ -69,9 +69,11 @@ def make_db(settings: Settings) -> Db:
     return Db(client=make_client(settings), prefix=settings.table_prefix)
 
 
-def query_all(db: Db, **kwargs: Any) -> Iterator[Item]:
-    """Run a Query, following ``LastEvaluatedKey`` until the last page."""
-    action = f"query {kwargs.get('TableName', 'a table')}"
+def query_all(db: Db, *, action: str = "read from the store", **kwargs: Any) -> Iterator[Item]:
+    """Run a Query, following ``LastEvaluatedKey`` until the last page.
+
+    ``action`` completes the error sentence "Could not <action>: ...".
+    """
     while True:
         with store_errors(action):
             page = db.client.query(**kwargs)
@@ -83,9 +85,8 @@ def query_all(db: Db, **kwargs: Any) -> Iterator[Item]:
         kwargs["ExclusiveStartKey"] = last
 
 
-def scan_all(db: Db, **kwargs: Any) -> Iterator[Item]:
+def scan_all(db: Db, *, action: str = "read from the store", **kwargs: Any) -> Iterator[Item]:
     """Run a Scan, following ``LastEvaluatedKey`` until the last page."""
-    action = f"scan {kwargs.get('TableName', 'a table')}"
     while True:
         with store_errors(action):
             page = db.client.scan(**kwargs)

@@ -58,6 +58,7 @@ def list_features(db: Db, *, project_id: str) -> list[Feature]:
     """A project's features, oldest first."""
     items = query_all(
         db,
+        action="list the features",
         TableName=db.table(FEATURES),
         IndexName="by_project",
         KeyConditionExpression="projectId = :p",

@@ -101,6 +101,7 @@ def list_logs(
     """A run's log lines after cursor ``since``, oldest first."""
     items = query_all(
         db,
+        action="read the logs",
         TableName=db.table(AGENT_LOGS),
         KeyConditionExpression="runId = :r AND #c > :after",
         ExpressionAttributeNames={"#c": "cursor"},
@@ -134,7 +135,7 @@ def list_project_logs(
         kwargs["ExpressionAttributeNames"] = {"#t": "timestamp"}
         kwargs["ExpressionAttributeValues"][":since"] = to_value(since_timestamp)
     newest_first = []
-    for item in query_all(db, **kwargs):
+    for item in query_all(db, action="read the project's logs", **kwargs):
         newest_first.append(LogLine.model_validate(item))
         if len(newest_first) >= limit:
             break

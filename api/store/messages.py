@@ -166,6 +166,7 @@ def find_message(db: Db, *, run_id: str, message_id: str) -> AgentMessage | None
     items = list(
         query_all(
             db,
+            action="look up the message id",
             TableName=db.table(AGENT_MESSAGES),
             IndexName="by_id",
             KeyConditionExpression="runId = :r AND id = :i",
@@ -187,7 +188,7 @@ def _query_after(
         "ConsistentRead": True,
     }
     _add_sender_filter(kwargs, sender)
-    return query_all(db, **kwargs)
+    return query_all(db, action="read the messages", **kwargs)
 
 
 def _add_sender_filter(kwargs: dict[str, Any], sender: MessageSender | None) -> None:
@@ -224,7 +225,7 @@ def list_messages(
             "ConsistentRead": True,
         }
         _add_sender_filter(kwargs, sender)
-        items: Iterator[dict[str, Any]] = query_all(db, **kwargs)
+        items: Iterator[dict[str, Any]] = query_all(db, action="read the messages", **kwargs)
         messages = sorted((AgentMessage.model_validate(i) for i in items), key=lambda m: m.cursor)
         return messages[:limit] if limit is not None else messages
     messages = []
@@ -239,6 +240,7 @@ def list_messages_by_feature(db: Db, *, feature_id: str) -> list[AgentMessage]:
     """Every run's messages of a feature (the ``by_feature`` GSI), oldest first."""
     items = query_all(
         db,
+        action="read the feature's messages",
         TableName=db.table(AGENT_MESSAGES),
         IndexName="by_feature",
         KeyConditionExpression="featureId = :f",

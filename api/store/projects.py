@@ -42,5 +42,8 @@ def get_project(db: Db, *, project_id: str) -> Project:
 
 
 def list_projects(db: Db) -> list[Project]:
-    projects = [Project.model_validate(i) for i in scan_all(db, TableName=db.table(PROJECTS))]
+    projects = [
+        Project.model_validate(i)
+        for i in scan_all(db, action="list the projects", TableName=db.table(PROJECTS))
+    ]
     return sorted(projects, key=lambda p: (p.created_at, p.id))

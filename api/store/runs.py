@@ -75,6 +75,7 @@ def list_runs_for_feature(db: Db, *, feature_id: str) -> list[AgentRun]:
 def _list_runs(db: Db, *, index: str, key: str, value: str) -> list[AgentRun]:
     items = query_all(
         db,
+        action="list the agent runs",
         TableName=db.table(AGENT_RUNS),
         IndexName=index,
         KeyConditionExpression=f"{key} = :v",
