@@ -74,4 +74,6 @@ def create_app(
 
 def default_service_factories() -> tuple[ServiceFactory, ...]:
     """The background services a full API process runs."""
-    return ()
+    from api.streaming.hub import add_stream_hub
+
+    return (add_stream_hub,)

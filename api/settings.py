@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     stream_poll_seconds: float = Field(default=1.0, gt=0.0)
     #: Concurrent SSE streams per process before 503 + Retry-After.
     max_streams: int = Field(default=4_000, ge=1)
+    #: Seconds between SSE keep-alive comments (short in tests, so they are quick).
+    stream_ping_seconds: float = Field(default=15.0, gt=0.0)
+    #: ``gc.freeze()`` once start-up is done: fewer, shorter full collections with
+    #: thousands of open streams (see shared/design/PERFORMANCE.md, docs/BENCHMARKS.md).
+    gc_freeze: bool = True
     #: Start pending features automatically (feature watcher).
     auto_start_features: bool = True
 

@@ -1,0 +1,167 @@
+"""Chat messages: post to a run's thread, read it, read a feature's, move the read marker.
+
+Who is the sender is decided by the token, never by the payload: the operator
+token posts ``sender: "user"`` (with a ``queued`` delivery receipt the pipeline
+later fills in); the agent token of the run posts ``sender: "agent"`` with the
+run's role. A client message id makes a POST idempotent: the first store
+answers 201, a retry answers 200 with the same message, and the same id with
+different content is a 409 (it would otherwise silently lose the new text).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+
+from api.auth import Principal, require_run_access
+from api.deps import DbDep, OperatorDep, PrincipalDep, RuntimeDep
+from api.routes.params import FeatureId, RunId
+from api.services.messages import post_message
+from api.store.features import get_feature
+from api.store.messages import find_message, list_messages, list_messages_by_feature
+from api.store.runs import get_run, set_read_cursor
+from core.cursor import CURSOR_DIGITS, is_cursor, normalize_timestamp
+from core.models import (
+    AgentMessage,
+    AgentRun,
+    DeliveryReceipt,
+    MessageCreate,
+    MessageSender,
+    ReadMarker,
+    ReadMarkerUpdate,
+    ReceiptState,
+)
+
+router = APIRouter(tags=["messages"])
+
+#: Largest page ``GET …/messages?limit=`` returns (without ``limit``: the whole thread).
+MAX_PAGE_MESSAGES = 10_000
+
+
+def ended_detail(run: AgentRun) -> str:
+    return f"Agent run {run.id} is no longer active ({run.status.value})."
+
+
+def _same_message(existing: AgentMessage, *, sender: MessageSender, content: str) -> bool:
+    return existing.sender is sender and existing.content == content
+
+
+def _reused_id_detail(message_id: str) -> str:
+    return (
+        f"Message id {message_id} is already used by a different message in this run; "
+        "send new content with a new id."
+    )
+
+
+def _replay(
+    existing: AgentMessage, *, sender: MessageSender, content: str, response: Response
+) -> AgentMessage:
+    """A retry of a POST that was stored: 200 and the stored message, or 409 if it differs."""
+    if not _same_message(existing, sender=sender, content=content):
+        raise HTTPException(status.HTTP_409_CONFLICT, _reused_id_detail(existing.id))
+    response.status_code = status.HTTP_200_OK
+    return existing
+
+
+@router.post(
+    "/agent-runs/{runId}/messages",
+    status_code=status.HTTP_201_CREATED,
+    summary="Post a message to a run's thread (user, or agent with its run token)",
+    responses={
+        200: {"description": "A retry with a known client id: the stored message."},
+        409: {"description": "The run has ended, or the client id is used by other content."},
+    },
+)
+def post_run_message(
+    run_id: RunId,
+    body: MessageCreate,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    response: Response,
+) -> AgentMessage:
+    require_run_access(principal, run_id)
+    db = runtime.db
+    run = get_run(db, run_id=run_id)
+    sender = MessageSender.AGENT if principal.is_agent else MessageSender.USER
+    if not run.is_active:
+        # A retry whose first attempt landed before the run ended still gets its message.
+        if body.id is not None:
+            existing = find_message(db, run_id=run_id, message_id=body.id)
+            if existing is not None:
+                return _replay(existing, sender=sender, content=body.content, response=response)
+        raise HTTPException(status.HTTP_409_CONFLICT, ended_detail(run))
+    message, created = post_message(
+        db,
+        runtime.bus,
+        run=run,
+        sender=sender,
+        content=body.content,
+        role=run.role if sender is MessageSender.AGENT else None,
+        message_id=body.id,
+        receipt=_user_receipt(principal),
+    )
+    if not created:
+        return _replay(message, sender=sender, content=body.content, response=response)
+    return message
+
+
+def _user_receipt(principal: Principal) -> DeliveryReceipt | None:
+    return None if principal.is_agent else DeliveryReceipt(state=ReceiptState.QUEUED)
+
+
+@router.get("/agent-runs/{runId}/messages", summary="A run's thread, oldest first")
+def get_run_messages(
+    run_id: RunId,
+    db: DbDep,
+    principal: PrincipalDep,
+    since: Annotated[
+        str | None,
+        Query(
+            description=(
+                f"Only messages after this cursor ({CURSOR_DIGITS} digits, the SSE event id) "
+                "or after this ISO 8601 timestamp."
+            )
+        ),
+    ] = None,
+    sender: Annotated[MessageSender | None, Query(description="Only this sender.")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_MESSAGES)] = None,
+) -> list[AgentMessage]:
+    require_run_access(principal, run_id)
+    since_cursor: str | None = None
+    since_timestamp: str | None = None
+    if since is not None:
+        if is_cursor(since.strip()):
+            since_cursor = since.strip()
+        else:
+            try:
+                since_timestamp = normalize_timestamp(since)
+            except ValueError as error:
+                raise HTTPException(422, f"Invalid query parameter 'since': {error}.") from None
+    get_run(db, run_id=run_id)
+    return list_messages(
+        db,
+        run_id=run_id,
+        since=since_cursor,
+        since_timestamp=since_timestamp,
+        sender=sender,
+        limit=limit,
+    )
+
+
+@router.get("/features/{featureId}/messages", summary="Every run's messages of a feature")
+def get_feature_messages(feature_id: FeatureId, db: DbDep, _: OperatorDep) -> list[AgentMessage]:
+    get_feature(db, feature_id=feature_id)
+    return list_messages_by_feature(db, feature_id=feature_id)
+
+
+@router.put("/agent-runs/{runId}/read", summary="Move the run's read marker (unread counts)")
+def put_read_marker(run_id: RunId, body: ReadMarkerUpdate, db: DbDep, _: OperatorDep) -> ReadMarker:
+    if not is_cursor(body.cursor):
+        raise HTTPException(
+            422,
+            f"Invalid body field 'cursor': '{body.cursor[:40]}' is not a message cursor "
+            f"({CURSOR_DIGITS} digits, the SSE event id).",
+        )
+    get_run(db, run_id=run_id)
+    return ReadMarker(run_id=run_id, cursor=set_read_cursor(db, run_id=run_id, cursor=body.cursor))

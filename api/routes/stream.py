@@ -1,0 +1,87 @@
+"""``GET /api/agent-runs/{runId}/messages/stream``: the thread as Server-Sent Events.
+
+The route only validates and admits (404, 422, 503 at the stream cap); what is
+sent and when is the stream hub's job (``api.streaming.hub``) and how it looks
+on the wire is ``api.streaming.wire``'s.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, status
+from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import require_run_access
+from api.deps import PrincipalDep, RuntimeDep
+from api.routes.params import RunId
+from api.store.runs import get_run
+from api.streaming.hub import (
+    STREAM_CAP_RETRY_AFTER_S,
+    HubNotRunningError,
+    StreamCapReachedError,
+    find_hub,
+)
+from api.streaming.wire import InvalidResumeIdError, keep_alive, resume_after
+
+router = APIRouter(tags=["messages"])
+
+#: Proxies (nginx) must not buffer the stream; caches must not keep it.
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+#: Seconds a client should wait when this process has no hub (misconfiguration).
+NO_HUB_RETRY_AFTER_S = 30
+
+
+@router.get(
+    "/agent-runs/{runId}/messages/stream",
+    summary="The thread as Server-Sent Events (resume with Last-Event-ID)",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "The event stream."},
+        503: {"description": "Too many open streams on this server (see Retry-After)."},
+    },
+)
+async def stream_run_messages(
+    run_id: RunId,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id_query: Annotated[
+        str | None,
+        Query(
+            alias="lastEventId",
+            description="Resume after this cursor (for clients "
+            "that cannot set the Last-Event-ID header).",
+        ),
+    ] = None,
+) -> EventSourceResponse:
+    require_run_access(principal, run_id)
+    try:
+        after = resume_after(header=last_event_id, query=last_event_id_query)
+    except InvalidResumeIdError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    await run_in_threadpool(lambda: get_run(runtime.db, run_id=run_id))
+    try:
+        subscription = find_hub(runtime).subscribe(run_id=run_id, after=after)
+    except StreamCapReachedError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            str(error),
+            headers={"Retry-After": str(STREAM_CAP_RETRY_AFTER_S)},
+        ) from None
+    except HubNotRunningError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            str(error),
+            headers={"Retry-After": str(NO_HUB_RETRY_AFTER_S)},
+        ) from None
+    return EventSourceResponse(
+        subscription.events(),
+        headers=STREAM_HEADERS,
+        ping=runtime.settings.stream_ping_seconds,
+        ping_message_factory=keep_alive,
+        # Releases the stream slot even if the body never started (idempotent).
+        background=BackgroundTask(subscription.release),
+    )
