@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -22,6 +22,7 @@ from api.settings import (
 )
 from api.store.codec import Item, from_item
 from api.store.errors import StoreUnavailableError, store_errors
+from api.store.sequence import SequenceHeads
 from core.tables import ALL_TABLES, TableSpec
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ MAX_POOL_CONNECTIONS = 64
 class Db:
     client: DynamoDBClient
     prefix: str = "omakase-"
+    #: Sequence heads this process saw committed (messages, logs); see sequence.py.
+    heads: SequenceHeads = field(default_factory=SequenceHeads, compare=False, repr=False)
 
     def table(self, spec: TableSpec) -> str:
         return spec.physical_name(self.prefix)

@@ -8,7 +8,6 @@ from the stored head, so a restarted owner continues the sequence.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from api.store.codec import to_item, to_value
@@ -26,20 +25,13 @@ MAX_LINE_CHARS = 8_000
 #: Rounds of re-sending unprocessed items before giving up.
 MAX_UNPROCESSED_ROUNDS = 8
 
-_counters: dict[tuple[int, str], int] = {}
-_counters_lock = threading.Lock()
-
 
 def _next_cursors(db: Db, run_id: str, count: int) -> list[str]:
-    key = (id(db.client), run_id)
-    with _counters_lock:
-        start = _counters.get(key)
-    if start is None:
-        start = _read_head(db, run_id)
-    with _counters_lock:
-        start = max(start, _counters.get(key, 0))
-        _counters[key] = start + count
-    return [format_cursor(start + i + 1) for i in range(count)]
+    table = db.table(AGENT_LOGS)
+    known = db.heads.get(table, run_id)
+    stored = _read_head(db, run_id) if known is None else known
+    first = db.heads.reserve(table, run_id, count, stored_head=stored)
+    return [format_cursor(first + i) for i in range(count)]
 
 
 def _read_head(db: Db, run_id: str) -> int:

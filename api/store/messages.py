@@ -22,7 +22,6 @@ exactly one put succeeds.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -51,33 +50,6 @@ RECEIPT_TARGET_EXISTS = "attribute_exists(runId)"
 MAX_APPEND_ATTEMPTS = 200
 
 
-class HeadCache:
-    """Last cursor this process saw committed, per run (only ever moves forward)."""
-
-    def __init__(self) -> None:
-        self._heads: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def get(self, run_id: str) -> int | None:
-        with self._lock:
-            return self._heads.get(run_id)
-
-    def advance(self, run_id: str, sequence: int) -> None:
-        with self._lock:
-            if sequence > self._heads.get(run_id, -1):
-                self._heads[run_id] = sequence
-
-
-_head_caches: dict[int, HeadCache] = {}
-_head_caches_lock = threading.Lock()
-
-
-def _heads(db: Db) -> HeadCache:
-    # One cache per client object: a new store (test, restart) starts cold.
-    with _head_caches_lock:
-        return _head_caches.setdefault(id(db.client), HeadCache())
-
-
 def create_message(
     db: Db,
     *,
@@ -95,8 +67,8 @@ def create_message(
     Returns ``(message, created)``. With a client ``message_id`` already stored
     in this run, returns the stored message and ``False`` (nothing is written).
     """
-    heads = _heads(db)
-    head = heads.get(run.id)
+    table = db.table(AGENT_MESSAGES)
+    head = db.heads.get(table, run.id)
     if head is None:
         head = _read_head(db, run_id=run.id)
     if message_id is not None:
@@ -130,13 +102,13 @@ def create_message(
             if message_id is not None:
                 for item in skipped:
                     if item["id"] == message_id:
-                        heads.advance(run.id, parse_cursor(item["cursor"]))
+                        db.heads.advance(table, run.id, parse_cursor(item["cursor"]))
                         return AgentMessage.model_validate(item), False
             # A conflict at head + 1 means that key exists, so skipped is not empty.
             head = max([head + 1, *(parse_cursor(i["cursor"]) for i in skipped)])
-            heads.advance(run.id, head)
+            db.heads.advance(table, run.id, head)
             continue
-        heads.advance(run.id, head + 1)
+        db.heads.advance(table, run.id, head + 1)
         return AgentMessage.model_validate(values), True
     raise StoreUnavailableError(
         f"Could not store the message: run {run.id} is under heavy write contention; try again."
@@ -157,7 +129,7 @@ def _read_head(db: Db, *, run_id: str) -> int:
         )
     items = page.get("Items", [])
     head = parse_cursor(from_item(items[0])["cursor"]) if items else 0
-    _heads(db).advance(run_id, head)
+    db.heads.advance(db.table(AGENT_MESSAGES), run_id, head)
     return head
 
 

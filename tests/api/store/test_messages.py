@@ -21,6 +21,7 @@ from core.models import (
     MessageSender,
     MessageType,
 )
+from core.tables import AGENT_MESSAGES
 
 FROZEN = datetime(2026, 11, 24, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -65,8 +66,8 @@ def test_concurrent_retries_with_same_client_id_store_one_message(db: Db) -> Non
 
     def retry(_: int) -> bool:
         barrier.wait()
-        # A fresh head cache per writer, as in separate API processes.
-        messages_module._head_caches.pop(id(db.client), None)
+        # A cold head cache per writer, as in separate API processes.
+        db.heads.forget(db.table(AGENT_MESSAGES), run.id)
         return bool(post(db, run, "same", message_id="dup-1")[1])
 
     with ThreadPoolExecutor(8) as pool:
