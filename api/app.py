@@ -74,6 +74,7 @@ def create_app(
 
 def default_service_factories() -> tuple[ServiceFactory, ...]:
     """The background services a full API process runs."""
+    from api.agents.supervisor import install_agent_supervisor
     from api.streaming.hub import add_stream_hub
 
-    return (add_stream_hub,)
+    return (add_stream_hub, install_agent_supervisor)

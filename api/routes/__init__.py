@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 
 from api.deps import get_principal
-from api.routes import features, logs, messages, projects, run_status, runs, stream
+from api.routes import features, logs, messages, pipeline, projects, run_status, runs, stream
 
 api_router = APIRouter(prefix="/api", dependencies=[Depends(get_principal)])
 api_router.include_router(projects.router)
@@ -13,3 +13,4 @@ api_router.include_router(logs.router)
 api_router.include_router(messages.router)
 api_router.include_router(stream.router)
 api_router.include_router(run_status.router)
+api_router.include_router(pipeline.router)

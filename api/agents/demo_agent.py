@@ -1,0 +1,257 @@
+"""The demo agent: a scripted stand-in for a coding agent, no LLM and no network but the API.
+
+``python -m api.agents.demo_agent`` is what the ``demo`` runner starts for each
+pipeline step. It behaves like a well-mannered agent so the dashboard is alive
+out of the box and the tests can check every promise of the relay:
+
+* prints progress lines (they land in the log viewer, tagged with its name);
+* reports its phases with its run-scoped token (thinking → coding/reviewing/testing);
+* replies "Got it — …" in the chat to every message relayed to it
+  (``OMAKASE_USER_MESSAGES``) and to every message that shows up in its
+  mid-step inbox (``.omakase/inbox.json``) while it works;
+* writes what it received to ``.omakase/received-<step>-<attempt>.json``
+  (messages, inbox messages, the CLAUDE.md guidance section), so tests assert
+  from files rather than from timing.
+
+Behaviour switches, written into the feature description (for tests and demos):
+``[fail-<role>]`` the role's step always exits 1; ``[fail-once-<role>]`` only its
+first attempt does; ``[hold-<role>]`` the step runs until it is stopped;
+``[await-message-<role>]`` the step ends once a message reached its inbox;
+``[request-changes]`` the first review exits 2 (request changes);
+``[step-seconds=N]`` overrides ``OMAKASE_DEMO_STEP_SECONDS`` for this feature.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.agents.guidance import CLAUDE_FILE, extract_section
+from core.agents import persona
+
+#: Longest a ``[hold-…]`` or ``[await-message-…]`` step runs before giving up.
+HOLD_MAX_S = 300.0
+#: How often the agent looks at its inbox (and at whether its parent is alive).
+TICK_MAX_S = 0.25
+PROGRESS_LINES = 4
+HTTP_TIMEOUT_S = 10.0
+#: Exit codes: the reviewer's verdict, a deliberate failure, "my run was ended".
+EXIT_REQUEST_CHANGES = 2
+EXIT_FAILED = 1
+EXIT_RUN_ENDED = 3
+SNIPPET_CHARS = 80
+PHASE_BY_ROLE = {"coder": "coding", "reviewer": "reviewing", "tester": "testing"}
+WORK_LINES = {
+    "architect": ["reading the feature", "sketching the modules", "writing the design notes"],
+    "coder": ["creating the module", "writing the handlers", "adding unit tests"],
+    "reviewer": ["reading the diff", "checking error handling", "checking the tests"],
+    "tester": ["running the unit tests", "running the integration tests", "all green"],
+}
+
+
+class RunEndedError(Exception):
+    """The API says this run has ended (cancelled, or failed elsewhere)."""
+
+
+@dataclass
+class DemoAgent:
+    env: dict[str, str]
+    workspace: Path
+    client: httpx.Client
+    received: dict[str, Any] = field(default_factory=dict)
+    replied: set[str] = field(default_factory=set)
+    parent: int = field(default_factory=os.getppid)
+
+    @property
+    def role(self) -> str:
+        return self.env["OMAKASE_ROLE"]
+
+    @property
+    def step(self) -> int:
+        return int(self.env["OMAKASE_STEP"])
+
+    @property
+    def attempt(self) -> int:
+        return int(self.env.get("OMAKASE_ATTEMPT", "1"))
+
+    @property
+    def name(self) -> str:
+        return persona(self.role).name
+
+    @property
+    def description(self) -> str:
+        return self.env.get("OMAKASE_FEATURE_DESCRIPTION", "")
+
+    def has_marker(self, marker: str) -> bool:
+        return f"[{marker}]" in self.description
+
+    def say(self, text: str) -> None:
+        print(f"{persona(self.role).mascot} {self.name}: {text}", flush=True)
+
+    # --- API calls ----------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: dict[str, Any]) -> None:
+        run_path = f"/api/agent-runs/{self.env['OMAKASE_RUN_ID']}{path}"
+        try:
+            response = self.client.request(method, run_path, json=body)
+        except httpx.HTTPError as error:
+            print(f"API unreachable ({error}); carrying on", file=sys.stderr, flush=True)
+            return
+        if response.status_code == 409:
+            raise RunEndedError(response.json().get("detail", "run ended"))
+        if response.status_code >= 400:
+            print(
+                f"{method} {run_path} answered {response.status_code}: {response.text[:200]}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def report_phase(self, status: str) -> None:
+        self._call("PATCH", "", {"status": status})
+
+    def reply(self, message: dict[str, Any], *, channel: str) -> None:
+        if message["id"] in self.replied:
+            return
+        self.replied.add(message["id"])
+        snippet = " ".join(str(message.get("content", "")).split())
+        if len(snippet) > SNIPPET_CHARS:
+            snippet = snippet[: SNIPPET_CHARS - 1] + "…"
+        where = "from my inbox, mid-step" if channel == "inbox" else "before I started"
+        text = (
+            f"Got it — “{snippet}” ({where}). I'm {self.name}, the {self.role}; "
+            f"I'll take it into account in step {self.step}."
+        )
+        self._call("POST", "/messages", {"content": text, "id": f"reply-{message['id']}"})
+        self.received.setdefault("replies", []).append(message["id"])
+        self.save()
+
+    # --- files --------------------------------------------------------------------
+
+    def save(self) -> None:
+        folder = self.workspace / ".omakase"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"received-{self.step}-{self.attempt}.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.received, indent=2, ensure_ascii=False) + "\n")
+        temporary.replace(path)
+
+    def read_inbox(self) -> list[dict[str, Any]]:
+        path = self.workspace / ".omakase" / "inbox.json"
+        try:
+            records = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        return [r for r in records if isinstance(r, dict) and "id" in r]
+
+    def check_inbox(self) -> int:
+        fresh = [m for m in self.read_inbox() if m["id"] not in self.replied]
+        for message in fresh:
+            self.say(f"new message in my inbox: {message['content'][:SNIPPET_CHARS]!r}")
+            self.received.setdefault("inboxMessages", []).append(message)
+            self.reply(message, channel="inbox")
+        return len(fresh)
+
+    # --- the step -----------------------------------------------------------------
+
+    def orphaned(self) -> bool:
+        return os.getppid() != self.parent
+
+    def wait(self, seconds: float, *, until_message: bool = False) -> None:
+        """Work for ``seconds``, reading the inbox between actions."""
+        deadline = time.monotonic() + seconds
+        tick = min(TICK_MAX_S, max(seconds / 20, 0.02))
+        while time.monotonic() < deadline:
+            if self.orphaned():
+                raise RunEndedError("the orchestrator went away")
+            if self.check_inbox() and until_message:
+                return
+            time.sleep(tick)
+        self.check_inbox()
+
+    def step_seconds(self) -> float:
+        match = re.search(r"\[step-seconds=(\d+(?:\.\d+)?)\]", self.description)
+        if match:
+            return float(match.group(1))
+        return float(self.env.get("OMAKASE_DEMO_STEP_SECONDS", "20"))
+
+    def run(self) -> int:
+        messages = json.loads(self.env.get("OMAKASE_USER_MESSAGES") or "[]")
+        claude = self.workspace / CLAUDE_FILE
+        section = extract_section(claude.read_text(encoding="utf-8")) if claude.exists() else None
+        self.received = {
+            "runId": self.env["OMAKASE_RUN_ID"],
+            "role": self.role,
+            "step": self.step,
+            "attempt": self.attempt,
+            "userMessages": messages,
+            "claudeSection": section,
+            "inboxMessages": [],
+            "replies": [],
+        }
+        self.save()
+        feature = self.env.get("OMAKASE_FEATURE_NAME", "the feature")
+        self.say(f"starting step {self.step} ({self.role}, attempt {self.attempt}) of {feature}")
+        self.report_phase("thinking")
+        for message in messages:
+            self.say(f"relayed message: {message['content'][:SNIPPET_CHARS]!r}")
+            self.reply(message, channel="relay")
+        seconds = self.step_seconds()
+        lines = WORK_LINES.get(self.role, ["working"])
+        self.wait(seconds / PROGRESS_LINES)
+        if self.role in PHASE_BY_ROLE:
+            self.report_phase(PHASE_BY_ROLE[self.role])
+        for line in lines:
+            self.say(line + " …")
+            self.wait(seconds / PROGRESS_LINES)
+        if self.has_marker(f"hold-{self.role}"):
+            self.say("holding until I am stopped")
+            self.wait(HOLD_MAX_S)
+        if self.has_marker(f"await-message-{self.role}") and not self.received["inboxMessages"]:
+            self.say("waiting for a message in my inbox")
+            self.wait(HOLD_MAX_S, until_message=True)
+        return self.verdict()
+
+    def verdict(self) -> int:
+        notes = self.workspace / "notes" / f"{self.step:02d}-{self.role}.md"
+        notes.parent.mkdir(parents=True, exist_ok=True)
+        notes.write_text(f"# Step {self.step}: {self.role} ({self.name})\n\nDone.\n")
+        if self.has_marker(f"fail-{self.role}") or (
+            self.has_marker(f"fail-once-{self.role}") and self.attempt == 1
+        ):
+            print(f"{self.name}: deliberate failure (demo marker)", file=sys.stderr, flush=True)
+            return EXIT_FAILED
+        if self.role == "reviewer" and self.has_marker("request-changes"):
+            flag = self.workspace / ".omakase" / "changes-requested"
+            if not flag.exists():
+                flag.write_text(self.env["OMAKASE_RUN_ID"] + "\n")
+                self.say("requesting changes: please handle the empty-input case")
+                return EXIT_REQUEST_CHANGES
+        self.say(f"step {self.step} done")
+        return 0
+
+
+def main() -> int:
+    env = dict(os.environ)
+    workspace = Path(env.get("OMAKASE_WORKSPACE") or os.getcwd())
+    headers = {"Authorization": f"Bearer {env['OMAKASE_AGENT_TOKEN']}"}
+    with httpx.Client(
+        base_url=env["OMAKASE_API_URL"], headers=headers, timeout=HTTP_TIMEOUT_S
+    ) as client:
+        agent = DemoAgent(env=env, workspace=workspace, client=client)
+        try:
+            return agent.run()
+        except RunEndedError as error:
+            print(f"stopping: {error}", file=sys.stderr, flush=True)
+            return EXIT_RUN_ENDED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

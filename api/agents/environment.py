@@ -1,0 +1,104 @@
+"""What a step's process gets: its command line and its environment.
+
+Why scrubbed: an agent is untrusted code acting on a user's behalf. It gets a
+token for its own run only (``mint_agent_token``), never the operator token,
+the agent-token secret or the store's AWS credentials; anything it needs from
+the service goes through the API with that token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from api.auth import mint_agent_token
+from api.settings import RunnerKind, Settings
+from core.models import AgentRun, Feature
+
+#: Inherited variables an agent must never see (prefix match).
+SECRET_PREFIXES = ("OMAKASE_", "AWS_")
+#: Inherited variables that are fine to keep although they match a prefix.
+KEPT_VARIABLES = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
+#: Largest OMAKASE_USER_MESSAGES value (Linux caps one env string at 128 KiB);
+#: beyond it contents are clipped and the complete batch is in the messages file.
+MAX_ENV_MESSAGES_CHARS = 100_000
+MESSAGES_FILE = ".omakase/user-messages.json"
+DEMO_MODULE = "api.agents.demo_agent"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class RunnerConfigError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StepLaunch:
+    run: AgentRun
+    feature: Feature
+    workspace: Path
+    #: The user messages newly relayed to this step (OMAKASE_USER_MESSAGES records).
+    user_messages: list[dict[str, Any]]
+
+
+def step_argv(settings: Settings) -> list[str]:
+    if settings.runner is RunnerKind.DEMO:
+        return [sys.executable, "-m", DEMO_MODULE]
+    if not settings.agent_command or not settings.agent_command.strip():
+        raise RunnerConfigError(
+            "OMAKASE_RUNNER=command needs OMAKASE_AGENT_COMMAND (the agent command line)."
+        )
+    return shlex.split(settings.agent_command)
+
+
+def messages_env_value(records: list[dict[str, Any]]) -> str:
+    """The JSON for OMAKASE_USER_MESSAGES, clipped to fit an environment string."""
+    text = json.dumps(records, ensure_ascii=False)
+    if len(text) <= MAX_ENV_MESSAGES_CHARS:
+        return text
+    share = max(200, MAX_ENV_MESSAGES_CHARS // max(1, len(records)) - 400)
+    note = f"…[truncated; the whole message is in {MESSAGES_FILE}]"
+    clipped = [
+        r | {"content": r["content"][:share] + note} if len(r["content"]) > share else r
+        for r in records
+    ]
+    return json.dumps(clipped, ensure_ascii=False)
+
+
+def step_environment(
+    settings: Settings, *, agent_secret: bytes, launch: StepLaunch, base: dict[str, str]
+) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in base.items()
+        if key in KEPT_VARIABLES or not key.startswith(SECRET_PREFIXES)
+    }
+    run, feature = launch.run, launch.feature
+    env.update(
+        {
+            "OMAKASE_API_URL": settings.base_url,
+            "OMAKASE_RUN_ID": run.id,
+            "OMAKASE_AGENT_TOKEN": mint_agent_token(agent_secret, run.id),
+            "OMAKASE_FEATURE_ID": feature.id,
+            "OMAKASE_FEATURE_NAME": feature.name,
+            "OMAKASE_FEATURE_DESCRIPTION": feature.description,
+            "OMAKASE_PROJECT_ID": run.project_id,
+            "OMAKASE_ROLE": run.role.value,
+            "OMAKASE_STEP": str(run.step),
+            "OMAKASE_ATTEMPT": str(run.attempt),
+            "OMAKASE_USER_MESSAGES": messages_env_value(launch.user_messages),
+            "OMAKASE_USER_MESSAGES_FILE": str(launch.workspace / MESSAGES_FILE),
+            "OMAKASE_WORKSPACE": str(launch.workspace),
+            "OMAKASE_DEMO_STEP_SECONDS": str(settings.demo_step_seconds),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if settings.runner is RunnerKind.DEMO:
+        # The demo agent is a module of this repository; the workspace is its cwd.
+        existing = base.get("PYTHONPATH")
+        env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + existing if existing else "")
+    return env
