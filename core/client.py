@@ -236,16 +236,9 @@ class ApiClient:
         body = self.request("POST", f"/api/features/{feature_id}/start")
         return dict(body) if isinstance(body, dict) else {}
 
-    def feature_messages(
-        self, feature_id: str, *, since: str | None = None, limit: int | None = None
-    ) -> list[AgentMessage]:
+    def feature_messages(self, feature_id: str) -> list[AgentMessage]:
         """All runs' messages of a feature, oldest first (the ``by_feature`` index)."""
-        return self._many(
-            AgentMessage,
-            "GET",
-            f"/api/features/{feature_id}/messages",
-            params=_params(since=since, limit=limit),
-        )
+        return self._many(AgentMessage, "GET", f"/api/features/{feature_id}/messages")
 
     # --- runs ---------------------------------------------------------------------------
 

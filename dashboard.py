@@ -1,0 +1,36 @@
+"""Omakase agent chat — the Streamlit dashboard (``streamlit run dashboard.py``).
+
+The router: navigation at the top (the sidebar belongs to the chat), the
+liquid-glass stylesheet, and the chat sidebar, rendered before every page so
+an open chat (``activeChatRunId``) survives page and tab switches. The pages
+live in ``pages/`` and talk to the API only (``OMAKASE_API_URL``,
+``OMAKASE_API_TOKEN``), never to DynamoDB.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.lib.chat import render_chat_sidebar
+from pages.lib.ui import load_style
+
+st.set_page_config(
+    page_title="Omakase",
+    page_icon="🍣",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+load_style()
+
+navigation = st.navigation(
+    [
+        st.Page(
+            "pages/projects.py", title="Projects", icon="🏮", url_path="projects", default=True
+        ),
+        st.Page("pages/project_detail.py", title="Mission control", icon="🍱", url_path="project"),
+        st.Page("pages/history.py", title="History & export", icon="📜", url_path="history"),
+    ],
+    position="top",
+)
+render_chat_sidebar()
+navigation.run()

@@ -1,0 +1,1 @@
+"""Dashboard pages (run by ``st.navigation`` in ``dashboard.py``) and their UI helpers."""

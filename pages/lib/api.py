@@ -1,0 +1,88 @@
+"""The dashboard's one ``ApiClient`` and the banner shown when the API fails.
+
+Settings come from the environment (``OMAKASE_API_URL``, ``OMAKASE_API_TOKEN``).
+The client is a ``st.cache_resource`` (one pooled HTTP client for every session);
+tests inject their own through ``st.session_state[CLIENT_KEY]``.
+
+``api_guard`` turns an ``ApiError`` into a banner a person can act on — never
+a traceback — and stops the page (or fragment) there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import streamlit as st
+
+from core.client import DEFAULT_API_URL, ApiClient, ApiError, ApiUnavailable
+
+#: Session-state key tests use to inject a client (real or fake).
+CLIENT_KEY = "oma_api_client"
+#: Seconds per request: a page must stay responsive when the API hangs.
+DASHBOARD_TIMEOUT_S = 5.0
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_client(base_url: str, token: str) -> ApiClient:
+    return ApiClient(base_url, token, timeout=DASHBOARD_TIMEOUT_S)
+
+
+def api_url() -> str:
+    return os.environ.get("OMAKASE_API_URL", DEFAULT_API_URL)
+
+
+def get_client() -> ApiClient:
+    injected = st.session_state.get(CLIENT_KEY)
+    if injected is not None:
+        return cast(ApiClient, injected)
+    return _shared_client(api_url(), os.environ.get("OMAKASE_API_TOKEN", ""))
+
+
+def describe(error: ApiError, *, url: str | None = None) -> tuple[str, str]:
+    """(title, advice) for a failed call."""
+    where = url or api_url()
+    if isinstance(error, ApiUnavailable):
+        return (
+            f"The Omakase API at {where} is unreachable.",
+            "Start it with `make run` (or `python -m api`) and check `OMAKASE_API_URL`. "
+            "This page retries on its next refresh.",
+        )
+    if error.status == 401:
+        return (
+            "The API refused the dashboard's token.",
+            "Set `OMAKASE_API_TOKEN` to the operator token (`make run` prints it and keeps it "
+            "in `.data/api-token`) and restart the dashboard.",
+        )
+    if error.status == 403:
+        return ("The API refused this action.", error.detail)
+    if error.status == 404:
+        return ("Not found.", error.detail)
+    if error.status >= 500:
+        return ("The API is having trouble.", error.detail)
+    return (f"The API answered {error.status}.", error.detail)
+
+
+def show_error(error: ApiError) -> None:
+    title, advice = describe(error)
+    st.error(f"**{title}** {advice}", icon="⚠️")
+
+
+@contextmanager
+def api_guard(*, stop: bool = True) -> Iterator[None]:
+    """Show an ``ApiError`` as a banner; stop the script (or fragment) unless ``stop=False``."""
+    try:
+        yield
+    except ApiError as error:
+        show_error(error)
+        if stop:
+            st.stop()
+
+
+def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run one client call under ``api_guard`` (banner + stop on failure)."""
+    with api_guard():
+        return fn(*args, **kwargs)
+    return None  # pragma: no cover - st.stop() raised

@@ -1,0 +1,262 @@
+"""The chat in the sidebar: header, live thread, input — for ``activeChatRunId``.
+
+``render_chat_sidebar`` runs on every full rerun of every page (dashboard.py
+calls it before the page), so an open chat stays open across tab and page
+switches. Only the live part, ``_live_thread``, reruns every ``POLL_S``: it is
+an ``st.fragment(run_every=...)``, so new messages appear within about a second
+without a full-page rerun and without touching what the user is typing.
+
+Each tick asks the API for the messages after the last cursor (one cheap
+Query), merges them into the run's ``ThreadState`` (kept in session state,
+replaced when another chat opens) and moves the read marker, which clears the
+agent's unread badge. Sending is optimistic: the bubble is drawn before the
+POST, confirmed by the server copy (same id) or rolled back with the reason.
+
+A small script (``SCROLL_HOOK``, installed once per page) keeps the thread at
+the bottom unless the user scrolled up — then it shows "New messages ↓" — and
+makes Escape press the close button.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import suppress
+from dataclasses import dataclass
+from html import escape
+
+import streamlit as st
+
+from core.agents import persona
+from core.client import ApiClient, ApiError
+from core.models import MAX_MESSAGE_CHARS, AgentRun, MessageSender, ReceiptState
+from pages.lib.api import api_guard, get_client, show_error
+from pages.lib.thread import (
+    ENDED_TEXT,
+    ThreadState,
+    empty_html,
+    is_ended,
+    message_html,
+    pending_html,
+    role_badge,
+)
+
+ACTIVE_KEY = "activeChatRunId"
+THREAD_KEY = "oma_thread_state"
+META_KEY = "oma_chat_meta"
+#: Seconds between live refreshes of the open thread.
+POLL_S = 1.0
+#: Seconds between re-reads of the user messages whose receipt is still "queued".
+RECEIPT_REFRESH_S = 4.0
+#: Height of the scrolling thread, in pixels (the sidebar is ~400 px wide).
+THREAD_HEIGHT_PX = 520
+
+SCROLL_HOOK = """
+<script>
+(function () {
+  if (window.__omaChatHook) return;
+  window.__omaChatHook = true;
+  const doc = window.document;
+  const btn = doc.createElement("button");
+  btn.className = "oma-newmsg";
+  btn.type = "button";
+  btn.textContent = "New messages ↓";
+  doc.body.appendChild(btn);
+  let box = null, atBottom = true, lastId = null;
+  function findBox() {
+    let node = doc.querySelector(".st-key-oma_thread");
+    for (let i = 0; node && i < 5; i++, node = node.parentElement) {
+      const overflow = getComputedStyle(node).overflowY;
+      if (overflow === "auto" || overflow === "scroll") return node;
+    }
+    return doc.querySelector(".st-key-oma_thread");
+  }
+  function toBottom() {
+    if (box) box.scrollTop = box.scrollHeight;
+    atBottom = true;
+    btn.classList.remove("oma-show");
+  }
+  btn.addEventListener("click", toBottom);
+  function onScroll() {
+    atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 48;
+    if (atBottom) btn.classList.remove("oma-show");
+  }
+  setInterval(function () {
+    const found = findBox();
+    if (found !== box) {
+      if (box) box.removeEventListener("scroll", onScroll);
+      box = found; lastId = null; atBottom = true;
+      if (box) box.addEventListener("scroll", onScroll);
+    }
+    if (!box) { btn.classList.remove("oma-show"); return; }
+    const items = box.querySelectorAll("[data-id]");
+    const last = items.length ? items[items.length - 1].getAttribute("data-id") : null;
+    if (last !== lastId) {
+      if (atBottom || lastId === null) toBottom();
+      else btn.classList.add("oma-show");
+      lastId = last;
+    }
+  }, 200);
+  doc.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    const close = doc.querySelector(".st-key-oma_chat_close button");
+    if (close) { event.preventDefault(); close.click(); }
+  }, true);
+})();
+</script>
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMeta:
+    run_id: str
+    agent_name: str
+    mascot: str
+    feature_name: str
+    run: AgentRun
+
+
+def open_chat(run_id: str) -> None:
+    st.session_state[ACTIVE_KEY] = run_id
+
+
+def close_chat() -> None:
+    st.session_state.pop(ACTIVE_KEY, None)
+    st.session_state.pop(THREAD_KEY, None)
+    st.session_state.pop(META_KEY, None)
+
+
+def active_run_id() -> str | None:
+    value = st.session_state.get(ACTIVE_KEY)
+    return str(value) if value else None
+
+
+def thread_state(run_id: str) -> ThreadState:
+    """The open chat's state; a different run replaces it (one thread per session)."""
+    state = st.session_state.get(THREAD_KEY)
+    if not isinstance(state, ThreadState) or state.run_id != run_id:
+        state = ThreadState(run_id=run_id)
+        st.session_state[THREAD_KEY] = state
+    return state
+
+
+def load_meta(client: ApiClient, run_id: str) -> ChatMeta:
+    meta = st.session_state.get(META_KEY)
+    if isinstance(meta, ChatMeta) and meta.run_id == run_id:
+        return meta
+    run = client.get_run(run_id)
+    try:
+        feature_name = client.get_feature(run.feature_id).name
+    except ApiError:
+        feature_name = "this feature"
+    who = persona(run.role)
+    meta = ChatMeta(run_id, who.name, who.mascot, feature_name, run)
+    st.session_state[META_KEY] = meta
+    return meta
+
+
+def render_chat_sidebar() -> None:
+    """The sidebar chat for ``activeChatRunId`` (nothing when no chat is open)."""
+    run_id = active_run_id()
+    if run_id is None:
+        return
+    client = get_client()
+    with st.sidebar:
+        try:
+            meta = load_meta(client, run_id)
+        except ApiError as error:
+            show_error(error)
+            st.button("Close chat", key="oma_chat_close", on_click=close_chat)
+            return
+        head, close = st.columns([6, 1], vertical_alignment="top")
+        with head:
+            st.html(
+                '<div class="oma-chat-head">'
+                f'<span class="oma-mascot">{meta.mascot}</span><div>'
+                f'<div class="oma-chat-title">{escape(meta.agent_name)} '
+                f"{role_badge(meta.run.role)}</div>"
+                f'<div class="oma-chat-feature">{escape(meta.feature_name)} · step '
+                f"{meta.run.step}</div></div></div>"
+            )
+        with close:
+            st.button("✕", key="oma_chat_close", on_click=close_chat, help="Close (Esc)")
+        live_thread(run_id)
+        st.html(SCROLL_HOOK, unsafe_allow_javascript=True)
+
+
+def refresh(client: ApiClient, state: ThreadState, meta: ChatMeta) -> AgentRun:
+    """One live tick: run status, new messages, stale receipts, read marker."""
+    run = meta.run if is_ended(meta.run) else client.get_run(state.run_id)
+    if run.status != meta.run.status:
+        st.session_state[META_KEY] = ChatMeta(
+            meta.run_id, meta.agent_name, meta.mascot, meta.feature_name, run
+        )
+    state.merge(client.list_messages(state.run_id, since=state.cursor))
+    now = time.monotonic()
+    waiting = any(
+        m.sender is MessageSender.USER
+        and (m.receipt is None or m.receipt.state is ReceiptState.QUEUED)
+        for m in state.messages
+    )
+    if waiting and now - state.receipts_checked_at >= RECEIPT_REFRESH_S:
+        state.merge(client.list_messages(state.run_id, sender=MessageSender.USER))
+        state.receipts_checked_at = now
+    marker = state.unread_after_marker()
+    if marker is not None:
+        state.read_cursor = marker
+        # On failure the badge stays; the next cursor move tries again.
+        with suppress(ApiError):
+            client.mark_read(state.run_id, marker)
+    return run
+
+
+def send(client: ApiClient, state: ThreadState, content: str, message_id: str) -> None:
+    try:
+        state.merge([client.post_message(state.run_id, content, message_id=message_id)])
+    except ApiError as error:
+        state.rollback(message_id, error.detail)
+
+
+def render_thread(state: ThreadState, meta: ChatMeta) -> None:
+    hidden, shown = state.visible()
+    if hidden:
+        st.button(
+            f"Load earlier ({hidden:,} more)",
+            key="oma_load_earlier",
+            on_click=state.load_earlier,
+            type="tertiary",
+        )
+    for message in shown:
+        st.html(message_html(message))
+    for pending in state.pending:
+        st.html(pending_html(pending))
+    if not state.has_conversation():
+        st.html(empty_html(meta.agent_name, meta.feature_name))
+
+
+@st.fragment(run_every=POLL_S)
+def live_thread(run_id: str) -> None:
+    client = get_client()
+    state = thread_state(run_id)
+    meta = load_meta(client, run_id)
+    with api_guard():
+        run = refresh(client, state, meta)
+    ended = is_ended(run)
+    thread = st.container(height=THREAD_HEIGHT_PX, key="oma_thread", autoscroll=False)
+    if state.send_error:
+        st.error(state.send_error, icon="⚠️")
+    if ended:
+        st.html(f'<div class="oma-ended">{ENDED_TEXT}</div>')
+    typed = st.chat_input(
+        f"Message {meta.agent_name}…",
+        key=f"oma_chat_input_{run_id}",
+        disabled=ended,
+        max_chars=MAX_MESSAGE_CHARS,
+    )
+    pending = None
+    if isinstance(typed, str) and typed.strip() and not ended:
+        pending = state.add_pending(typed.strip())
+    with thread:
+        render_thread(state, meta)
+    if pending is not None:
+        send(client, state, pending.content, pending.id)
+        st.rerun(scope="fragment")

@@ -1,0 +1,80 @@
+"""Projects: every project with its features and running agents at a glance.
+
+A full-page refresh every few seconds (streamlit-autorefresh) keeps the
+overview current; the chat sidebar is unaffected (its state is in the session).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from html import escape
+
+import streamlit as st
+from streamlit_autorefresh import st_autorefresh
+
+from core.agents import persona
+from core.models import AgentStatus, FeatureStatus
+from pages.lib.api import api_guard, call, get_client
+from pages.lib.ui import DETAIL_PAGE, feature_badge, select_project, status_dot
+
+#: Milliseconds between full refreshes of the overview.
+REFRESH_MS = 5_000
+COLUMNS = 2
+
+st_autorefresh(interval=REFRESH_MS, key="oma_projects_refresh")
+client = get_client()
+
+st.title("Projects")
+st.caption("Your projects, their features, and the agents working on them right now.")
+
+projects = call(client.list_projects)
+
+with (
+    st.expander("New project", expanded=not projects),
+    st.form("oma_new_project", clear_on_submit=True, border=False),
+):
+    name = st.text_input("Name", max_chars=200)
+    description = st.text_area("Description", max_chars=4_000)
+    if st.form_submit_button("Create project", type="primary"):
+        with api_guard(stop=False):
+            created = client.create_project(name, description=description)
+            select_project(created.id)
+            st.switch_page(DETAIL_PAGE)
+
+if not projects:
+    st.info(
+        "No projects yet. Create one above — its four agents (Miso, Nori, Koji, Toro) come with it."
+    )
+
+columns = st.columns(COLUMNS)
+for position, project in enumerate(projects):
+    with columns[position % COLUMNS], api_guard():
+        features = client.list_features(project.id)
+        agents = client.list_agents(project.id)
+        counts = Counter(f.status for f in features)
+        names = {f.id: f.name for f in features}
+        badges = " ".join(
+            f"{feature_badge(status)} <span class='oma-muted'>{counts[status]}</span>"
+            for status in FeatureStatus
+            if counts[status]
+        )
+        running = [a for a in agents if a.status is AgentStatus.RUNNING]
+        lines = (
+            "".join(
+                f"<div class='oma-card-line'>{persona(a.role).mascot} {status_dot(a.status)} "
+                f"<b>{escape(a.name)}</b> on {escape(names.get(a.current_feature_id or '', '…'))}"
+                + (f" <span class='oma-unread'>{a.unread_count}</span>" if a.unread_count else "")
+                + "</div>"
+                for a in running
+            )
+            or "<div class='oma-card-line'>No agent is running.</div>"
+        )
+        st.html(
+            "<div class='oma-glass oma-card'>"
+            f"<div class='oma-card-name'>{escape(project.name)}</div>"
+            f"<div class='oma-subtle'>{escape(project.description) or '&nbsp;'}</div>"
+            f"<div class='oma-card-line'>{len(features)} features {badges}</div>{lines}</div>"
+        )
+        if st.button(f"Open {project.name}", key=f"oma_open_{project.id}", width="stretch"):
+            select_project(project.id)
+            st.switch_page(DETAIL_PAGE)
