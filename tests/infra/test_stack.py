@@ -195,10 +195,15 @@ def test_a_changed_spec_no_longer_matches_the_template(
 
 def test_the_stack_follows_a_changed_spec(tmp_path: Path) -> None:
     """One source: a spec edit changes the synthesised table, no other edit needed."""
+    assert AGENT_MESSAGES.sort_key is not None
+    # Relative to the current spec, so the test holds whatever the spec becomes.
     changed = replace(
         AGENT_MESSAGES,
-        sort_key=KeyAttr("seq", AttrType.NUMBER),
-        global_indexes=(IndexSpec("by_project", KeyAttr("projectId"), KeyAttr("timestamp")),),
+        sort_key=KeyAttr(f"{AGENT_MESSAGES.sort_key.name}V2", AttrType.NUMBER),
+        global_indexes=(
+            *AGENT_MESSAGES.global_indexes,
+            IndexSpec("by_change_test", KeyAttr("changeTestKey"), KeyAttr("timestamp")),
+        ),
     )
     _, stack = build_app(outdir=tmp_path, environ={PREFIX_ENV: "changed-"}, specs=(changed,))
     synthesised = Template.from_stack(stack).to_json()
