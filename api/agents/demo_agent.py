@@ -15,7 +15,8 @@ out of the box and the tests can check every promise of the relay:
 
 Behaviour switches, written into the feature description (for tests and demos):
 ``[fail-<role>]`` the role's step always exits 1; ``[fail-once-<role>]`` only its
-first attempt does; ``[hold-<role>]`` the step runs until it is stopped;
+first attempt does; ``[hold-<role>]`` the step runs until it is stopped (``[hold-once-<role>]``:
+only its first attempt);
 ``[await-message-<role>]`` the step ends once a message reached its inbox;
 ``[request-changes]`` the first review exits 2 (request changes);
 ``[step-seconds=N]`` overrides ``OMAKASE_DEMO_STEP_SECONDS`` for this feature.
@@ -28,14 +29,15 @@ import os
 import re
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+# Standard library only (plus a tiny helper module): a step's start-up time is
+# the demo's overhead per step, and pydantic/httpx would triple it.
 from api.agents.guidance import CLAUDE_FILE, extract_section
-from core.agents import persona
 
 #: Longest a ``[hold-…]`` or ``[await-message-…]`` step runs before giving up.
 HOLD_MAX_S = 300.0
@@ -62,10 +64,31 @@ class RunEndedError(Exception):
 
 
 @dataclass
+class ApiCaller:
+    """JSON over HTTP with the run's agent token (urllib: no third-party import)."""
+
+    base_url: str
+    token: str
+
+    def request(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, str]:
+        request = urllib.request.Request(  # noqa: S310 - the URL is the API's, from our env
+            self.base_url.rstrip("/") + path,
+            data=json.dumps(body).encode(),
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:  # noqa: S310
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return int(error.code), error.read().decode(errors="replace")
+
+
+@dataclass
 class DemoAgent:
     env: dict[str, str]
     workspace: Path
-    client: httpx.Client
+    client: ApiCaller
     received: dict[str, Any] = field(default_factory=dict)
     replied: set[str] = field(default_factory=set)
     parent: int = field(default_factory=os.getppid)
@@ -84,7 +107,7 @@ class DemoAgent:
 
     @property
     def name(self) -> str:
-        return persona(self.role).name
+        return self.env.get("OMAKASE_AGENT_NAME", self.role)
 
     @property
     def description(self) -> str:
@@ -94,25 +117,22 @@ class DemoAgent:
         return f"[{marker}]" in self.description
 
     def say(self, text: str) -> None:
-        print(f"{persona(self.role).mascot} {self.name}: {text}", flush=True)
+        print(f"{self.env.get('OMAKASE_AGENT_MASCOT', '')} {self.name}: {text}", flush=True)
 
     # --- API calls ----------------------------------------------------------------
 
     def _call(self, method: str, path: str, body: dict[str, Any]) -> None:
         run_path = f"/api/agent-runs/{self.env['OMAKASE_RUN_ID']}{path}"
         try:
-            response = self.client.request(method, run_path, json=body)
-        except httpx.HTTPError as error:
+            status, text = self.client.request(method, run_path, body)
+        except OSError as error:
             print(f"API unreachable ({error}); carrying on", file=sys.stderr, flush=True)
             return
-        if response.status_code == 409:
-            raise RunEndedError(response.json().get("detail", "run ended"))
-        if response.status_code >= 400:
-            print(
-                f"{method} {run_path} answered {response.status_code}: {response.text[:200]}",
-                file=sys.stderr,
-                flush=True,
-            )
+        if status == 409:
+            raise RunEndedError(text[:200])
+        if status >= 400:
+            problem = f"{method} {run_path} answered {status}: {text[:200]}"
+            print(problem, file=sys.stderr, flush=True)
 
     def report_phase(self, status: str) -> None:
         self._call("PATCH", "", {"status": status})
@@ -211,7 +231,9 @@ class DemoAgent:
         for line in lines:
             self.say(line + " …")
             self.wait(seconds / PROGRESS_LINES)
-        if self.has_marker(f"hold-{self.role}"):
+        if self.has_marker(f"hold-{self.role}") or (
+            self.has_marker(f"hold-once-{self.role}") and self.attempt == 1
+        ):
             self.say("holding until I am stopped")
             self.wait(HOLD_MAX_S)
         if self.has_marker(f"await-message-{self.role}") and not self.received["inboxMessages"]:
@@ -241,16 +263,13 @@ class DemoAgent:
 def main() -> int:
     env = dict(os.environ)
     workspace = Path(env.get("OMAKASE_WORKSPACE") or os.getcwd())
-    headers = {"Authorization": f"Bearer {env['OMAKASE_AGENT_TOKEN']}"}
-    with httpx.Client(
-        base_url=env["OMAKASE_API_URL"], headers=headers, timeout=HTTP_TIMEOUT_S
-    ) as client:
-        agent = DemoAgent(env=env, workspace=workspace, client=client)
-        try:
-            return agent.run()
-        except RunEndedError as error:
-            print(f"stopping: {error}", file=sys.stderr, flush=True)
-            return EXIT_RUN_ENDED
+    client = ApiCaller(base_url=env["OMAKASE_API_URL"], token=env["OMAKASE_AGENT_TOKEN"])
+    agent = DemoAgent(env=env, workspace=workspace, client=client)
+    try:
+        return agent.run()
+    except RunEndedError as error:
+        print(f"stopping: {error}", file=sys.stderr, flush=True)
+        return EXIT_RUN_ENDED
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any
 
 from api.auth import mint_agent_token
 from api.settings import RunnerKind, Settings
+from core.agents import persona
 from core.models import AgentRun, Feature
 
 #: Inherited variables an agent must never see (prefix match).
@@ -88,6 +89,8 @@ def step_environment(
             "OMAKASE_FEATURE_DESCRIPTION": feature.description,
             "OMAKASE_PROJECT_ID": run.project_id,
             "OMAKASE_ROLE": run.role.value,
+            "OMAKASE_AGENT_NAME": persona(run.role).name,
+            "OMAKASE_AGENT_MASCOT": persona(run.role).mascot,
             "OMAKASE_STEP": str(run.step),
             "OMAKASE_ATTEMPT": str(run.attempt),
             "OMAKASE_USER_MESSAGES": messages_env_value(launch.user_messages),
