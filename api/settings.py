@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Longest a boto3 call may wait to connect / read before it counts as a fault.
@@ -41,7 +41,11 @@ class Settings(BaseSettings):
 
     #: Unset = AWS (credentials and region from the usual boto3 chain).
     dynamodb_endpoint: str | None = None
-    aws_region: str = "us-east-1"
+    #: OMAKASE_AWS_REGION, else the usual AWS_REGION / AWS_DEFAULT_REGION.
+    aws_region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("OMAKASE_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
     table_prefix: str = "omakase-"
 
     runner: RunnerKind = RunnerKind.DEMO
@@ -63,6 +67,12 @@ class Settings(BaseSettings):
     gc_freeze: bool = True
     #: Start pending features automatically (feature watcher).
     auto_start_features: bool = True
+
+    @field_validator("dynamodb_endpoint", mode="before")
+    @classmethod
+    def _blank_endpoint_means_aws(cls, value: object) -> object:
+        # OMAKASE_DYNAMODB_ENDPOINT="" must mean "AWS", not a local engine at "".
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def is_local_store(self) -> bool:
