@@ -355,12 +355,14 @@ class StreamHub:
         if feed is None:
             feed = self.feeds[run_id] = RunFeed(self, run_id, after)
         self.active_streams += 1
+        log.debug("stream opened on run %s (%d open)", run_id, self.active_streams)
         feed.subscribers += 1
         feed.start()
         return Subscription(self, feed, after)
 
     def release(self, feed: RunFeed) -> None:
         self.active_streams -= 1
+        log.debug("stream closed on run %s (%d open)", feed.run_id, self.active_streams)
         feed.subscribers -= 1
         if feed.subscribers == 0:
             feed.stop()
