@@ -43,7 +43,7 @@ def hold_coder_with_a_pending_message(
 
     def delivered_to_inbox() -> bool:
         [stored] = [m for m in agents.messages(coder["id"]) if m["id"] == message["id"]]
-        return stored["receipt"]["state"] == "delivered"
+        return bool(stored["receipt"]["state"] == "delivered")
 
     wait_for(delivered_to_inbox, "the inbox delivery")
     return feature, coder, message
@@ -105,7 +105,7 @@ def test_a_crashed_owner_is_taken_over_after_its_heartbeat_stops(
     workspaces = tmp_path / "workspaces"
     first = server_for(fresh_db, engine, tmp_path, workspaces).start()
     try:
-        feature, coder, message = hold_coder_with_a_pending_message(Agents(first, workspaces))
+        feature, _coder, message = hold_coder_with_a_pending_message(Agents(first, workspaces))
     finally:
         assert first.process is not None
         first.process.kill()  # no clean shutdown: claims stay, the heartbeat just stops
