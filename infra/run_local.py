@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from api.agents.demo_project import seed_demo_project
 from infra.local_engine import LocalEngine, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,6 +135,8 @@ def main() -> int:
             part.start()
             running.append(part)
             part.ready()
+            if part.name == "api" and seed_demo_project(f"http://127.0.0.1:{API_PORT}", token):
+                print("created the demo project: its agents start within seconds", flush=True)
         print(
             "\nOmakase agent chat is running:\n"
             f"  dashboard  http://127.0.0.1:{DASHBOARD_PORT}\n"

@@ -1,0 +1,80 @@
+"""The demo project ``make run`` creates on a fresh store, so a new user sees agents at work.
+
+Created through the HTTP API (as any client would), only when the store has no
+project yet and the runner is the demo one: with a real agent command, made-up
+features would start real agents. The first feature uses shorter steps, so its
+agents are visibly busy within seconds; one feature asks for changes once, so
+the review cycle shows up too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import httpx
+
+DEMO_PROJECT = {
+    "name": "Ramen shop (demo)",
+    "description": "A demo project: scripted agents, no LLM. Open a running agent to chat.",
+    "maxConcurrency": 2,
+}
+#: (name, description, priority, names of dependencies)
+DEMO_FEATURES: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
+    ("Menu page", "Show today's bowls with prices and allergens. [step-seconds=8]", 10, ()),
+    ("Order API", "POST /orders with validation and a kitchen ticket.", 20, ()),
+    (
+        "Kitchen display",
+        "Live ticket board for the kitchen. [request-changes]",
+        30,
+        ("Order API",),
+    ),
+    ("Loyalty stamps", "Ten bowls, one free: stamp cards on receipts.", 40, ("Menu page",)),
+)
+HTTP_TIMEOUT_S = 10.0
+
+
+def seed_enabled() -> bool:
+    runner = os.environ.get("OMAKASE_RUNNER", "demo").strip().lower()
+    return runner == "demo" and os.environ.get("OMAKASE_DEMO_PROJECT", "1") != "0"
+
+
+def seed_demo_project(api_url: str, token: str) -> dict[str, Any] | None:
+    """Create the demo project and its features unless a project exists; returns it.
+
+    A failure is reported and ignored: the service runs fine without a demo.
+    """
+    if not seed_enabled():
+        return None
+    try:
+        return _seed(api_url, token)
+    except httpx.HTTPError as error:
+        print(f"warning: could not create the demo project: {error}", file=sys.stderr)
+        return None
+
+
+def _seed(api_url: str, token: str) -> dict[str, Any] | None:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=api_url, headers=headers, timeout=HTTP_TIMEOUT_S) as client:
+        existing = client.get("/api/projects")
+        existing.raise_for_status()
+        if existing.json():
+            return None
+        created = client.post("/api/projects", json=DEMO_PROJECT)
+        created.raise_for_status()
+        project: dict[str, Any] = created.json()
+        ids: dict[str, str] = {}
+        for name, description, priority, needs in DEMO_FEATURES:
+            response = client.post(
+                f"/api/projects/{project['id']}/features",
+                json={
+                    "name": name,
+                    "description": description,
+                    "priority": priority,
+                    "dependencies": [ids[n] for n in needs],
+                },
+            )
+            response.raise_for_status()
+            ids[name] = response.json()["id"]
+        return project

@@ -1,0 +1,55 @@
+"""The demo project of ``make run``: created once on an empty store, and its agents start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from api.agents.demo_project import DEMO_FEATURES, seed_demo_project
+from api.store.db import Db, ensure_tables, make_client
+from infra.local_engine import LocalEngine
+from tests.api.agents.conftest import Agents, server_for, wait_for
+from tests.conftest import TOKEN, engine_settings, unique_prefix
+
+
+@pytest.mark.engine
+def test_demo_project_is_created_once_and_starts_moving(
+    engine: LocalEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OMAKASE_RUNNER", raising=False)
+    prefix = unique_prefix()
+    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
+    ensure_tables(db)
+    server = server_for(db, engine, tmp_path, tmp_path / "workspaces").start()
+    try:
+        project = seed_demo_project(server.url, TOKEN)
+        assert project is not None
+        assert seed_demo_project(server.url, TOKEN) is None  # a project exists: no second demo
+        agents = Agents(server, tmp_path / "workspaces")
+        with agents.http as client:
+            features = client.get(f"/api/projects/{project['id']}/features").json()
+            assert [f["name"] for f in features] == [name for name, *_ in DEMO_FEATURES]
+            by_name = {f["name"]: f for f in features}
+            assert by_name["Kitchen display"]["dependencies"] == [by_name["Order API"]["id"]]
+
+            def agents_at_work() -> bool:
+                team = client.get(f"/api/projects/{project['id']}/agents").json()
+                return any(a["status"] == "running" for a in team)
+
+            wait_for(agents_at_work, "a running agent in the demo project")
+    finally:
+        server.stop()
+
+
+def test_no_demo_with_a_real_agent_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMAKASE_RUNNER", "command")
+    assert seed_demo_project("http://127.0.0.1:9", TOKEN) is None
+
+
+def test_an_unreachable_api_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OMAKASE_RUNNER", raising=False)
+    assert seed_demo_project("http://127.0.0.1:9", TOKEN) is None
+    assert "could not create the demo project" in capsys.readouterr().err
