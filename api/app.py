@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from api.body_limit import BodyLimitMiddleware
 from api.errors import install_error_handlers
 from api.routes import api_router, health
 from api.runtime import Runtime, build_runtime
@@ -67,6 +68,7 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware)
     app.include_router(health.router)
     app.include_router(api_router)
     return app

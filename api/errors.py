@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.store.errors import (
@@ -29,8 +30,29 @@ log = logging.getLogger(__name__)
 
 #: Seconds a client should wait before retrying after a 503 from the store.
 STORE_RETRY_AFTER_S = 5
+#: FastAPI's detail when it cannot decode a request body (e.g. bytes that are not UTF-8).
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+NOT_UTF8_DETAIL = "The request body is not valid JSON: send UTF-8 encoded JSON text."
 #: Problems listed in one validation detail (the rest are summarised).
 MAX_PROBLEMS = 3
+
+
+class ErrorDetail(BaseModel):
+    """The body of every error response: one sentence that says what is wrong."""
+
+    detail: str
+
+
+#: Documented on every ``/api`` operation, so the OpenAPI schema describes the real
+#: error shape (FastAPI's default 422 schema is a list of records, which we never send).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorDetail, "description": "The bearer token is missing or not valid."},
+    403: {"model": ErrorDetail, "description": "An agent token used outside its own run."},
+    404: {"model": ErrorDetail, "description": "The project, feature or run does not exist."},
+    413: {"model": ErrorDetail, "description": "The request body is too large."},
+    422: {"model": ErrorDetail, "description": "Invalid input; the sentence says which."},
+    503: {"model": ErrorDetail, "description": "The store is unreachable or busy (Retry-After)."},
+}
 
 _STATUS_BY_ERROR: tuple[tuple[type[StoreError], int], ...] = (
     (NotFoundError, 404),
@@ -101,6 +123,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
+            # FastAPI's answer to a body that is not UTF-8 (b"\xff"): a vague 400, while
+            # every other undecodable body is our 422 with a sentence. Make them one.
+            return JSONResponse(status_code=422, content={"detail": NOT_UTF8_DETAIL})
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return JSONResponse(
             status_code=exc.status_code,

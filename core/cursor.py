@@ -11,7 +11,11 @@ import re
 from datetime import UTC, datetime
 
 CURSOR_DIGITS = 12
-_CURSOR_RE = re.compile(rf"^\d{{{CURSOR_DIGITS}}}$")
+#: ASCII digits only, matched in full: ``\d`` would accept other scripts' digits
+#: ("１２…", which ``int`` parses) and ``$`` a trailing newline.
+_CURSOR_RE = re.compile(rf"[0-9]{{{CURSOR_DIGITS}}}")
+#: Longest piece of a rejected value quoted back in an error sentence.
+MAX_QUOTED_CHARS = 40
 #: A cursor before the first message ("everything").
 START_CURSOR = "0" * CURSOR_DIGITS
 
@@ -29,7 +33,7 @@ def parse_cursor(cursor: str) -> int:
 
 
 def is_cursor(value: str) -> bool:
-    return bool(_CURSOR_RE.match(value))
+    return _CURSOR_RE.fullmatch(value) is not None
 
 
 def normalize_timestamp(value: str) -> str:
@@ -41,8 +45,9 @@ def normalize_timestamp(value: str) -> str:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
+        quoted = value if len(value) <= MAX_QUOTED_CHARS else value[:MAX_QUOTED_CHARS] + "…"
         raise ValueError(
-            f"'{value}' is neither a message cursor ({CURSOR_DIGITS} digits) "
+            f"'{quoted}' is neither a message cursor ({CURSOR_DIGITS} digits) "
             "nor an ISO 8601 timestamp"
         ) from None
     if moment.tzinfo is None:

@@ -3,9 +3,12 @@
 from fastapi import APIRouter, Depends
 
 from api.deps import get_principal
+from api.errors import ERROR_RESPONSES
 from api.routes import features, logs, messages, pipeline, projects, run_status, runs, stream
 
-api_router = APIRouter(prefix="/api", dependencies=[Depends(get_principal)])
+api_router = APIRouter(
+    prefix="/api", dependencies=[Depends(get_principal)], responses=ERROR_RESPONSES
+)
 api_router.include_router(projects.router)
 api_router.include_router(features.router)
 api_router.include_router(runs.router)

@@ -31,7 +31,9 @@ def get_run_logs(
 ) -> list[LogLine]:
     require_run_access(principal, run_id)
     if since is not None and not is_cursor(since):
-        raise HTTPException(422, f"Invalid query parameter 'since': '{since}' is not a log cursor.")
+        raise HTTPException(
+            422, f"Invalid query parameter 'since': '{since[:40]}' is not a log cursor."
+        )
     get_run(db, run_id=run_id)
     return list_logs(db, run_id=run_id, since=since, limit=limit)
 

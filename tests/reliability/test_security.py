@@ -202,7 +202,7 @@ def run_api(
     )
 
 
-@pytest.mark.parametrize(("host", "token"), [("0.0.0.0", None), ("::", "")])  # noqa: S104
+@pytest.mark.parametrize(("host", "token"), [("0.0.0.0", None), ("::", "")])
 def test_api_refuses_a_public_bind_without_a_token(host: str, token: str | None) -> None:
     overrides = {
         "OMAKASE_API_HOST": host,
