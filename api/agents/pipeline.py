@@ -124,12 +124,14 @@ class FeaturePipeline:
             list_runs_for_feature(self.host.db, feature_id=self.feature_id),
             key=lambda r: (r.step, r.attempt, r.started_at),
         )
+        current = self.checkpoint
+        if current.run_id is not None and current.run_id not in {r.id for r in runs}:
+            runs.append(get_run(self.host.db, run_id=current.run_id))  # the GSI may lag
         for run in runs:
             self.relay.add_run(run)
             if run.is_active:
                 self._fail_quietly(run.id, self.takeover_error)
         self.workspace.mkdir(parents=True, exist_ok=True)
-        current = self.checkpoint
         if current.run_id is None:
             return Decision(next=current)
         run = get_run(self.host.db, run_id=current.run_id)
