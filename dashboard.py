@@ -4,7 +4,9 @@ The router: navigation at the top (the sidebar belongs to the chat), the
 liquid-glass stylesheet, and the chat sidebar, rendered before every page so
 an open chat (``activeChatRunId``) survives page and tab switches. The pages
 live in ``pages/`` and talk to the API only (``OMAKASE_API_URL``,
-``OMAKASE_API_TOKEN``), never to DynamoDB.
+``OMAKASE_API_TOKEN``), never to DynamoDB. Page URLs are the file stems
+(``/project_detail?project=<id>``): a deep link then resolves even on a
+server's very first request, before ``st.navigation`` has run once.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ navigation = st.navigation(
         st.Page(
             "pages/projects.py", title="Projects", icon="🏮", url_path="projects", default=True
         ),
-        st.Page("pages/project_detail.py", title="Mission control", icon="🍱", url_path="project"),
-        st.Page("pages/history.py", title="History & export", icon="📜", url_path="history"),
+        st.Page("pages/project_detail.py", title="Mission control", icon="🍱"),
+        st.Page("pages/history.py", title="History & export", icon="📜"),
     ],
     position="top",
 )

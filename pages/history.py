@@ -17,7 +17,10 @@ from core.export import FORMATS, MEDIA_TYPES, ExportProgress, export_messages, t
 from core.models import MessageSender, MessageType
 from pages.lib.api import api_guard, call, get_client
 from pages.lib.history import filter_frame, messages_over_time, reply_delays
+from pages.lib.shell import ensure_router
 from pages.lib.ui import current_project_id, select_project
+
+ensure_router()
 
 ALL = "All"
 CACHE_KEY = "oma_history"

@@ -18,8 +18,11 @@ from core.client import ApiError
 from core.models import Agent, AgentStatus, FeatureStatus, LogLine, LogStream
 from pages.lib.api import api_guard, call, get_client, show_error
 from pages.lib.chat import active_run_id, open_chat
+from pages.lib.shell import ensure_router
 from pages.lib.thread import clock
 from pages.lib.ui import agent_card_html, current_project_id, select_project
+
+ensure_router()
 
 #: Seconds between refreshes of the agent cards and of the log viewer.
 CARDS_REFRESH_S = 2.0

@@ -15,7 +15,10 @@ from streamlit_autorefresh import st_autorefresh
 from core.agents import persona
 from core.models import AgentStatus, FeatureStatus
 from pages.lib.api import api_guard, call, get_client
+from pages.lib.shell import ensure_router
 from pages.lib.ui import DETAIL_PAGE, feature_badge, select_project, status_dot
+
+ensure_router()
 
 #: Milliseconds between full refreshes of the overview.
 REFRESH_MS = 5_000

@@ -50,6 +50,11 @@ RECEIPT_REFRESH_S = 4.0
 #: Height of the scrolling thread, in pixels (the sidebar is ~400 px wide).
 THREAD_HEIGHT_PX = 520
 
+HIDDEN_SIDEBAR_CSS = (
+    'section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] '
+    "{ display: none !important; }"
+)
+
 SCROLL_HOOK = """
 <script>
 (function () {
@@ -61,41 +66,43 @@ SCROLL_HOOK = """
   btn.type = "button";
   btn.textContent = "New messages ↓";
   doc.body.appendChild(btn);
-  let box = null, atBottom = true, lastId = null;
+  // stick: follow the bottom (until the user scrolls up); lastId: newest message seen.
+  let box = null, stick = true, lastId = null;
   function findBox() {
     let node = doc.querySelector(".st-key-oma_thread");
     for (let i = 0; node && i < 5; i++, node = node.parentElement) {
       const overflow = getComputedStyle(node).overflowY;
       if (overflow === "auto" || overflow === "scroll") return node;
     }
-    return doc.querySelector(".st-key-oma_thread");
+    return null;
+  }
+  function nearBottom() {
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 48;
   }
   function toBottom() {
     if (box) box.scrollTop = box.scrollHeight;
-    atBottom = true;
+    stick = true;
     btn.classList.remove("oma-show");
   }
   btn.addEventListener("click", toBottom);
   function onScroll() {
-    atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 48;
-    if (atBottom) btn.classList.remove("oma-show");
+    stick = nearBottom();
+    if (stick) btn.classList.remove("oma-show");
   }
   setInterval(function () {
     const found = findBox();
     if (found !== box) {
       if (box) box.removeEventListener("scroll", onScroll);
-      box = found; lastId = null; atBottom = true;
+      box = found; lastId = null; stick = true;
       if (box) box.addEventListener("scroll", onScroll);
     }
     if (!box) { btn.classList.remove("oma-show"); return; }
     const items = box.querySelectorAll("[data-id]");
     const last = items.length ? items[items.length - 1].getAttribute("data-id") : null;
-    if (last !== lastId) {
-      if (atBottom || lastId === null) toBottom();
-      else btn.classList.add("oma-show");
-      lastId = last;
-    }
-  }, 200);
+    if (last !== lastId && lastId !== null && !stick) btn.classList.add("oma-show");
+    lastId = last;
+    if (stick && !nearBottom()) box.scrollTop = box.scrollHeight;
+  }, 150);
   doc.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
     const close = doc.querySelector(".st-key-oma_chat_close button");
@@ -158,6 +165,8 @@ def render_chat_sidebar() -> None:
     """The sidebar chat for ``activeChatRunId`` (nothing when no chat is open)."""
     run_id = active_run_id()
     if run_id is None:
+        # No chat: no sidebar (Streamlit would keep an empty one after a close).
+        st.html(f"<style>{HIDDEN_SIDEBAR_CSS}</style>")
         return
     client = get_client()
     with st.sidebar:

@@ -167,7 +167,7 @@ def message_html(message: AgentMessage) -> str:
     content = escape(message.content)
     when = escape(clock(message.timestamp))
     if message.type is MessageType.STATUS:
-        return f'<div class="oma-status">{content} · {when}</div>'
+        return f'<div class="oma-status" data-id="{escape(message.id)}">{content} · {when}</div>'
     error = " oma-error-msg" if message.type is MessageType.ERROR else ""
     if message.sender is MessageSender.USER:
         state = message.receipt.state.value if message.receipt else "queued"

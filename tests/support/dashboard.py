@@ -1,9 +1,8 @@
-"""The real dashboard (``streamlit run dashboard.py``) as a subprocess, and scenario seeding.
+"""The real dashboard (``streamlit run dashboard.py``) as a subprocess, and a live scenario.
 
-``seed_running_agent`` puts a project into the state the pipeline would: a
-feature with a run of one role, that agent ``running`` on it. It writes runs
-and agents through the store (as the pipeline does); everything a user does
-afterwards goes through the HTTP API.
+``start_running_agent`` creates a project and a feature over the HTTP API and
+starts the feature's real pipeline (demo runner), so the dashboard shows a
+genuinely running agent with its own process, logs and replies.
 """
 
 from __future__ import annotations
@@ -19,11 +18,8 @@ from types import TracebackType
 import httpx
 
 from api.auth import derive_agent_secret, mint_agent_token
-from api.store.agents import update_agent
-from api.store.db import Db
-from api.store.runs import create_run
 from core.client import ApiClient
-from core.models import AgentRun, AgentRunCreate, AgentRunRole, AgentStatus, Feature, Project
+from core.models import AgentRun, AgentRunRole, AgentStatus, Feature, Project
 from infra.local_engine import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,37 +93,51 @@ class DashboardServer:
         self.stop()
 
 
+#: Longest wait for the pipeline to put the first agent to work.
+AGENT_START_TIMEOUT_S = 30.0
+AGENT_START_POLL_S = 0.2
+#: Environment of an API that runs the real pipeline with the demo agent, for tests:
+#: fast monitor ticks, and features start only when a test starts them.
+PIPELINE_ENV = {
+    "OMAKASE_RUNNER": "demo",
+    "OMAKASE_MONITOR_INTERVAL_SECONDS": "0.5",
+    "OMAKASE_AUTO_START_FEATURES": "false",
+    "OMAKASE_DEMO_STEP_SECONDS": "2",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     project: Project
     feature: Feature
     run: AgentRun
-    #: The run-scoped token the agent process would get (posts as the agent).
+    #: The run-scoped token the agent process got (posts as the agent).
     agent_token: str
 
 
-def seed_running_agent(
+def start_running_agent(
     api: ApiClient,
-    db: Db,
     *,
     api_token: str,
-    role: AgentRunRole = AgentRunRole.CODER,
-    project_name: str = "Ramen shop",
+    project_name: str,
     feature_name: str = "Tonkotsu broth",
+    behaviour: str = "[hold-architect]",
 ) -> Scenario:
+    """A project whose feature's pipeline is running: the architect (Miso) holds its step.
+
+    The demo agent's ``[hold-architect]`` switch keeps step 1 running until the
+    run is cancelled, so a test has a live agent for as long as it needs.
+    """
     project = api.create_project(project_name, description="A demo project")
-    feature = api.create_feature(project.id, feature_name)
-    run = create_run(
-        db,
-        data=AgentRunCreate(project_id=project.id, feature_id=feature.id, role=role, step=2),
-    )
-    update_agent(
-        db,
-        project_id=project.id,
-        role=role,
-        status=AgentStatus.RUNNING,
-        current_run_id=run.id,
-        current_feature_id=feature.id,
-    )
-    token = mint_agent_token(derive_agent_secret(api_token), run.id)
-    return Scenario(project, feature, run, token)
+    feature = api.create_feature(project.id, feature_name, description=behaviour)
+    api.start_feature(feature.id)
+    deadline = time.monotonic() + AGENT_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for agent in api.list_agents(project.id):
+            if agent.role is AgentRunRole.ARCHITECT and agent.status is AgentStatus.RUNNING:
+                assert agent.current_run_id is not None
+                run = api.get_run(agent.current_run_id)
+                token = mint_agent_token(derive_agent_secret(api_token), run.id)
+                return Scenario(project, feature, run, token)
+        time.sleep(AGENT_START_POLL_S)
+    raise TimeoutError(f"no agent started working on {feature_name} in time")
