@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Dialog, Locator, Page, expect
 
 from core.models import AgentRunStatus
 from tests.browser.conftest import Stack
@@ -138,7 +138,12 @@ def test_reopen_from_a_log_tag_then_cancel_ends_it(stack: Stack, page: Page) -> 
 def test_markup_in_a_message_is_shown_as_text(stack: Stack, page: Page) -> None:
     scenario = start(stack)
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     open_project(page, stack, scenario)
     open_chat_from_card(page)
     send(page, XSS)
