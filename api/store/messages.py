@@ -17,7 +17,9 @@ in the ``by_id`` LSI (strongly consistent), and on every conflict it scans the
 items it skipped over for the id. Any copy committed before the writer's head
 knowledge is found by the lookup; any copy committed after it sits at a key the
 writer must step over, so the scan finds it. Of two racing writers of one id,
-exactly one put succeeds.
+exactly one put succeeds. The same scan recognises the writer's *own* put when
+an attempt committed but its answer was lost and botocore retried it: the retry
+meets its own key, and the message is returned instead of stored a second time.
 """
 
 from __future__ import annotations
@@ -99,11 +101,13 @@ def create_message(
                 )
         except ConditionFailed:
             skipped = list(_query_after(db, run_id=run.id, after=format_cursor(head)))
-            if message_id is not None:
-                for item in skipped:
-                    if item["id"] == message_id:
-                        db.heads.advance(table, run.id, parse_cursor(item["cursor"]))
-                        return AgentMessage.model_validate(item), False
+            for item in skipped:
+                if item["id"] == values["id"]:
+                    # A client id: a retried POST stored it (or this very put did). A
+                    # generated id is unique to this call: an earlier attempt of this put
+                    # committed and its answer was lost (botocore retried), so it is ours.
+                    db.heads.advance(table, run.id, parse_cursor(item["cursor"]))
+                    return AgentMessage.model_validate(item), message_id is None
             # A conflict at head + 1 means that key exists, so skipped is not empty.
             head = max([head + 1, *(parse_cursor(i["cursor"]) for i in skipped)])
             db.heads.advance(table, run.id, head)

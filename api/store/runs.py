@@ -28,7 +28,8 @@ class RunTransition:
     """A status change that happened: exactly one per real change."""
 
     run: AgentRun
-    previous: AgentRunStatus
+    #: None when the update's answer was lost and botocore's retry found it applied.
+    previous: AgentRunStatus | None
 
 
 def create_run(db: Db, *, data: AgentRunCreate) -> AgentRun:
@@ -133,6 +134,10 @@ def set_run_status(
             )
         except db.client.exceptions.ConditionalCheckFailedException:
             current = get_run(db, run_id=run_id)
+            if current.status == status and current.updated_at == now:
+                # Our own update: an attempt committed, its answer was lost and botocore
+                # retried into the condition it had just made false. Still a transition.
+                return RunTransition(run=current, previous=None)
             if current.status == status:
                 return None
             raise ConflictError(
