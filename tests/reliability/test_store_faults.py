@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
@@ -110,12 +110,16 @@ class Injector:
             request.url = NOWHERE  # moto's responder matches no route: nothing is written
         return response
 
+    @property
+    def event(self) -> str:
+        return f"before-send.dynamodb.{self.operation}"
+
     def __enter__(self) -> Injector:
-        self.db.client.meta.events.register_first(f"before-send.dynamodb.{self.operation}", self)
+        self.db.client.meta.events.register_first(self.event, cast(Any, self))
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.db.client.meta.events.unregister(f"before-send.dynamodb.{self.operation}", self)
+        self.db.client.meta.events.unregister(self.event, cast(Any, self))
 
 
 @pytest.fixture
