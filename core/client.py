@@ -103,6 +103,7 @@ class ApiClient:
     ) -> None:
         """``http`` injects a ready client (e.g. FastAPI's ``TestClient``) instead."""
         self.base_url = base_url.rstrip("/")
+        self.token = token
         self._owns_http = http is None
         self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
         self.http.headers["Authorization"] = f"Bearer {token}"

@@ -2,15 +2,24 @@
 
 ``render_chat_sidebar`` runs on every full rerun of every page (dashboard.py
 calls it before the page), so an open chat stays open across tab and page
-switches. Only the live part, ``_live_thread``, reruns every ``POLL_S``: it is
+switches. Only the live part, ``live_thread``, reruns every ``POLL_S``: it is
 an ``st.fragment(run_every=...)``, so new messages appear within about a second
 without a full-page rerun and without touching what the user is typing.
 
-Each tick asks the API for the messages after the last cursor (one cheap
-Query), merges them into the run's ``ThreadState`` (kept in session state,
-replaced when another chat opens) and moves the read marker, which clears the
-agent's unread badge. Sending is optimistic: the bubble is drawn before the
-POST, confirmed by the server copy (same id) or rolled back with the reason.
+Where the messages come from (``OMAKASE_DASHBOARD_CHAT``):
+
+* ``stream`` (default): one ``core.chat.AgentChat`` per session, for the open
+  run only (closed when the chat closes or another opens). It follows the SSE
+  stream in a background thread (the API fans one poller per run out to every
+  viewer), sends optimistically (client id = server id, never shown twice,
+  rolled back with the API's sentence) and applies receipt notices. Each tick
+  copies its snapshot, only when its version changed.
+* ``poll``: each tick asks for the messages after the last cursor (one cheap
+  Query); sending draws the bubble, POSTs, then reruns the fragment.
+
+Either way the tick also moves the read marker (clearing the agent's unread
+badge), re-reads still-queued receipts now and then, and watches the run's
+status (ended → input disabled, banner).
 
 A small script (``SCROLL_HOOK``, installed once per page) keeps the thread at
 the bottom unless the user scrolled up — then it shows "New messages ↓" — and
@@ -19,6 +28,7 @@ makes Escape press the close button.
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import suppress
 from dataclasses import dataclass
@@ -27,11 +37,13 @@ from html import escape
 import streamlit as st
 
 from core.agents import persona
+from core.chat import AgentChat, ChatEndedError
 from core.client import ApiClient, ApiError
 from core.models import MAX_MESSAGE_CHARS, AgentRun, MessageSender, ReceiptState
 from pages.lib.api import api_guard, get_client, show_error
 from pages.lib.thread import (
     ENDED_TEXT,
+    PendingMessage,
     ThreadState,
     empty_html,
     is_ended,
@@ -45,6 +57,15 @@ THREAD_KEY = "oma_thread_state"
 META_KEY = "oma_chat_meta"
 #: Seconds between live refreshes of the open thread.
 POLL_S = 1.0
+#: Stream mode: seconds between re-reads of the run's status (the stream's close
+#: event also says when it ended).
+STATUS_REFRESH_S = 3.0
+#: ``OMAKASE_DASHBOARD_CHAT``: ``stream`` (default, ``core.chat.AgentChat`` on SSE)
+#: or ``poll`` (``GET …/messages?since=<cursor>`` every tick).
+CHAT_MODE_ENV = "OMAKASE_DASHBOARD_CHAT"
+STREAM_MODE = "stream"
+POLL_MODE = "poll"
+STREAM_KEY = "oma_agent_chat"
 #: Seconds between re-reads of the user messages whose receipt is still "queued".
 RECEIPT_REFRESH_S = 4.0
 #: Height of the scrolling thread, in pixels (the sidebar is ~400 px wide).
@@ -127,6 +148,9 @@ def open_chat(run_id: str) -> None:
 
 
 def close_chat() -> None:
+    chat = st.session_state.pop(STREAM_KEY, None)
+    if isinstance(chat, AgentChat):
+        chat.close()
     st.session_state.pop(ACTIVE_KEY, None)
     st.session_state.pop(THREAD_KEY, None)
     st.session_state.pop(META_KEY, None)
@@ -192,15 +216,59 @@ def render_chat_sidebar() -> None:
         st.html(SCROLL_HOOK, unsafe_allow_javascript=True)
 
 
-def refresh(client: ApiClient, state: ThreadState, meta: ChatMeta) -> AgentRun:
-    """One live tick: run status, new messages, stale receipts, read marker."""
-    run = meta.run if is_ended(meta.run) else client.get_run(state.run_id)
-    if run.status != meta.run.status:
-        st.session_state[META_KEY] = ChatMeta(
-            meta.run_id, meta.agent_name, meta.mascot, meta.feature_name, run
+def chat_mode() -> str:
+    """``stream`` (default): an ``AgentChat`` on the SSE stream; ``poll``: GET every tick."""
+    mode = os.environ.get(CHAT_MODE_ENV, STREAM_MODE).strip().lower()
+    return mode if mode in (STREAM_MODE, POLL_MODE) else STREAM_MODE
+
+
+def agent_chat(client: ApiClient, run_id: str) -> AgentChat:
+    """The session's ``AgentChat`` for ``run_id`` (another run's is closed first)."""
+    current = st.session_state.get(STREAM_KEY)
+    if isinstance(current, AgentChat):
+        if current.run_id == run_id:
+            return current
+        current.close()
+    chat = AgentChat(run_id, base_url=client.base_url, token=client.token)
+    st.session_state[STREAM_KEY] = chat
+    return chat
+
+
+def sync_from_chat(state: ThreadState, chat: AgentChat) -> bool:
+    """Copy the chat's snapshot into the thread state; True when the stream stopped early."""
+    snap = chat.snapshot()
+    if snap.version != state.version:
+        state.replace(
+            [m for m in snap.messages if m.cursor],
+            [PendingMessage(m.id, m.content, m.timestamp) for m in snap.messages if not m.cursor],
         )
+        state.version = snap.version
+        state.send_error = snap.error
+    return snap.stopped and not snap.ended
+
+
+def poll_messages(client: ApiClient, state: ThreadState) -> None:
     state.merge(client.list_messages(state.run_id, since=state.cursor))
+
+
+def refresh(client: ApiClient, state: ThreadState, meta: ChatMeta) -> AgentRun:
+    """One live tick: new messages, run status, stale receipts, read marker."""
     now = time.monotonic()
+    if chat_mode() == STREAM_MODE:
+        if sync_from_chat(state, agent_chat(client, state.run_id)):
+            poll_messages(client, state)  # the stream gave up: keep the thread live anyway
+        status_due = now - state.status_checked_at >= STATUS_REFRESH_S
+    else:
+        poll_messages(client, state)
+        status_due = True
+    run = meta.run
+    if not is_ended(run) and status_due:
+        run = client.get_run(state.run_id)
+        state.status_checked_at = now
+        if run.status != meta.run.status:
+            st.session_state[META_KEY] = ChatMeta(
+                meta.run_id, meta.agent_name, meta.mascot, meta.feature_name, run
+            )
     waiting = any(
         m.sender is MessageSender.USER
         and (m.receipt is None or m.receipt.state is ReceiptState.QUEUED)
@@ -219,6 +287,7 @@ def refresh(client: ApiClient, state: ThreadState, meta: ChatMeta) -> AgentRun:
 
 
 def send(client: ApiClient, state: ThreadState, content: str, message_id: str) -> None:
+    """Poll mode: POST now (the bubble is already drawn); confirm or roll back."""
     try:
         state.merge([client.post_message(state.run_id, content, message_id=message_id)])
     except ApiError as error:
@@ -251,8 +320,7 @@ def live_thread(run_id: str) -> None:
         run = refresh(client, state, meta)
     ended = is_ended(run)
     thread = st.container(height=THREAD_HEIGHT_PX, key="oma_thread", autoscroll=False)
-    if state.send_error:
-        st.error(state.send_error, icon="⚠️")
+    notice = st.empty()
     if ended:
         st.html(f'<div class="oma-ended">{ENDED_TEXT}</div>')
     typed = st.chat_input(
@@ -261,11 +329,21 @@ def live_thread(run_id: str) -> None:
         disabled=ended,
         max_chars=MAX_MESSAGE_CHARS,
     )
-    pending = None
+    posting = None
     if isinstance(typed, str) and typed.strip() and not ended:
-        pending = state.add_pending(typed.strip())
+        if chat_mode() == STREAM_MODE:
+            chat = agent_chat(client, run_id)
+            try:
+                chat.send_message(typed)  # optimistic at once; POSTed in the background
+            except (ValueError, ChatEndedError) as error:
+                state.send_error = str(error)
+            sync_from_chat(state, chat)
+        else:
+            posting = state.add_pending(typed.strip())
+    if state.send_error:
+        notice.error(state.send_error, icon="⚠️")
     with thread:
         render_thread(state, meta)
-    if pending is not None:
-        send(client, state, pending.content, pending.id)
+    if posting is not None:
+        send(client, state, posting.content, posting.id)
         st.rerun(scope="fragment")

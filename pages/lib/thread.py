@@ -67,6 +67,12 @@ class ThreadState:
     read_cursor: str | None = None
     #: ``time.monotonic()`` of the last re-read of still-queued receipts.
     receipts_checked_at: float = 0.0
+    #: ``time.monotonic()`` of the last re-read of the run's status.
+    status_checked_at: float = 0.0
+    #: Receipts learnt by re-reading user messages (kept across ``replace``).
+    receipts: dict[str, DeliveryReceipt] = field(default_factory=dict)
+    #: The version of the chat snapshot last copied in (stream mode).
+    version: int = -1
 
     @property
     def cursor(self) -> str | None:
@@ -77,8 +83,10 @@ class ThreadState:
         added = 0
         for message in incoming:
             at = self.index.get(message.id)
+            if message.receipt is not None and message.receipt.state is not ReceiptState.QUEUED:
+                self.receipts[message.id] = message.receipt
             if at is not None:
-                self.messages[at] = message
+                self.messages[at] = self._with_known_receipt(message)
                 continue
             if self.messages and message.cursor < self.messages[-1].cursor:
                 # Out of order (a refetch): insert at its place and reindex.
@@ -93,6 +101,20 @@ class ThreadState:
         if self.pending:
             self.pending = [p for p in self.pending if p.id not in self.index]
         return added
+
+    def replace(self, messages: list[AgentMessage], pending: list[PendingMessage]) -> None:
+        """Take a whole thread (a chat client's snapshot), keeping receipts learnt here."""
+        self.messages = [self._with_known_receipt(m) for m in messages]
+        self.index = {m.id: i for i, m in enumerate(self.messages)}
+        self.pending = [p for p in pending if p.id not in self.index]
+
+    def _with_known_receipt(self, message: AgentMessage) -> AgentMessage:
+        known = self.receipts.get(message.id)
+        if known is None or (
+            message.receipt is not None and message.receipt.state is not ReceiptState.QUEUED
+        ):
+            return message
+        return message.model_copy(update={"receipt": known})
 
     def _apply_receipt_notice(self, notice: AgentMessage) -> None:
         target = self.index.get(notice.receipt_for or "")
