@@ -12,12 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_run_access
 from api.deps import PrincipalDep, RuntimeDep
 from api.routes.params import RunId
-from api.store.runs import get_run
 from api.streaming.hub import (
     STREAM_CAP_RETRY_AFTER_S,
     HubNotRunningError,
@@ -62,9 +60,16 @@ async def stream_run_messages(
         after = resume_after(header=last_event_id, query=last_event_id_query)
     except InvalidResumeIdError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-    await run_in_threadpool(lambda: get_run(runtime.db, run_id=run_id))
     try:
-        subscription = find_hub(runtime).subscribe(run_id=run_id, after=after)
+        hub = find_hub(runtime)
+    except HubNotRunningError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            str(error),
+            headers={"Retry-After": str(NO_HUB_RETRY_AFTER_S)},
+        ) from None
+    try:
+        subscription = hub.subscribe(run_id=run_id, after=after)
     except StreamCapReachedError as error:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -77,6 +82,9 @@ async def stream_run_messages(
             str(error),
             headers={"Retry-After": str(NO_HUB_RETRY_AFTER_S)},
         ) from None
+    # 404 for an unknown run comes from the feed's first read, shared by every
+    # viewer of the run: no store read per connection.
+    await subscription.opened()
     return EventSourceResponse(
         subscription.events(),
         headers=STREAM_HEADERS,

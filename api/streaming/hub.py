@@ -47,7 +47,7 @@ from api.runtime import Runtime
 from api.services.bus import MessageBus
 from api.settings import Settings
 from api.store.db import Db
-from api.store.errors import StoreError
+from api.store.errors import NotFoundError, StoreError, StoreUnavailableError
 from api.store.messages import list_messages
 from api.store.runs import get_run
 from api.streaming.wire import close_event, message_event, retry_hint
@@ -72,6 +72,8 @@ STATUS_REFRESH_S = 10.0
 POLL_ERROR_BACKOFF_S = 2.0
 #: Concurrent store reads of the hub (its own limiter: route handlers keep theirs).
 HUB_STORE_THREADS = 16
+#: Longest a new stream waits for its feed's first read before a 503.
+STREAM_OPEN_TIMEOUT_S = 10.0
 #: What a client is told to wait when the stream cap is reached.
 STREAM_CAP_RETRY_AFTER_S = 5
 
@@ -118,6 +120,8 @@ class RunFeed:
         self.ahead: dict[int, Entry] = {}
         #: The terminal status, once every message up to ``head`` is final.
         self.ended: AgentRunStatus | None = None
+        #: Set when the first read found no such run (the route answers 404).
+        self.not_found: NotFoundError | None = None
         self.ready = asyncio.Event()
         self._changed = asyncio.Event()
         self._poll_now = asyncio.Event()
@@ -211,9 +215,11 @@ class RunFeed:
     async def _run(self) -> None:
         settings = self.hub.settings
         while self.ended is None:
+            started = time.monotonic()
             try:
                 await self._poll()
-                wait = settings.stream_poll_seconds
+                # Fixed rate: a poll's own duration does not stretch the period.
+                wait = max(0.0, settings.stream_poll_seconds - (time.monotonic() - started))
             except StoreError as error:
                 log.warning("stream poll of run %s failed: %s", self.run_id, error)
                 wait = POLL_ERROR_BACKOFF_S
@@ -234,9 +240,18 @@ class RunFeed:
         )
         self._need_status = False
         first = not self.ready.is_set()
-        run, messages = await self.hub.read_store(
-            self.hub.read_feed, run_id=self.run_id, after=self.head, with_status=need_status
-        )
+        try:
+            run, messages = await self.hub.read_store(
+                self.hub.read_feed, run_id=self.run_id, after=self.head, with_status=need_status
+            )
+        except NotFoundError as error:
+            if not first:
+                raise
+            self.not_found = error
+            self.ended = AgentRunStatus.FAILED  # stops the poller; nobody streams this feed
+            self.hub.forget(self)
+            self.ready.set()
+            return
         if first:
             if not messages and self.head > 0:
                 # Resuming past the real end of the thread (a stale or foreign id):
@@ -275,6 +290,21 @@ class Subscription:
         self.feed = feed
         self.after = after
         self._released = False
+
+    async def opened(self) -> None:
+        """Wait for the feed's first read: raises ``NotFoundError`` for an unknown run and
+        ``StoreUnavailableError`` when the store does not answer in time (slot released)."""
+        try:
+            with anyio.fail_after(STREAM_OPEN_TIMEOUT_S):
+                await self.feed.ready.wait()
+        except TimeoutError:
+            self.release()
+            raise StoreUnavailableError(
+                "Could not open the stream: the store did not answer in time; try again."
+            ) from None
+        if self.feed.not_found is not None:
+            self.release()
+            raise self.feed.not_found
 
     async def events(self) -> AsyncIterator[bytes]:
         """The retry hint, every message after ``after`` exactly once in order, then close."""
@@ -368,6 +398,11 @@ class StreamHub:
             feed.stop()
             if self.feeds.get(feed.run_id) is feed:
                 feed.schedule_drop()
+
+    def forget(self, feed: RunFeed) -> None:
+        """Remove a feed now (its run does not exist; a later viewer reads again)."""
+        if self.feeds.get(feed.run_id) is feed:
+            del self.feeds[feed.run_id]
 
     def drop_if_idle(self, run_id: str) -> None:
         feed = self.feeds.get(run_id)
