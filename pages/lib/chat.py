@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from html import escape
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from core.agents import persona
 from core.chat import AgentChat, ChatEndedError
@@ -346,4 +347,7 @@ def live_thread(run_id: str) -> None:
         render_thread(state, meta)
     if posting is not None:
         send(client, state, posting.content, posting.id)
-        st.rerun(scope="fragment")
+        try:
+            st.rerun(scope="fragment")
+        except StreamlitAPIException:  # submitted during a full-app run
+            st.rerun()

@@ -1,0 +1,217 @@
+"""A small in-memory stand-in for ``core.client.ApiClient``, for AppTest page-logic tests.
+
+It implements only what the pages call, with the API's semantics (cursors,
+``since``, idempotent client ids, read markers, unread counts), and can be told
+to fail like the real client does (``ApiError`` / ``ApiUnavailable``). The real
+client against the real API is what the browser tests use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.agents import PIPELINE_ROLES, persona
+from core.client import ApiError
+from core.cursor import format_cursor
+from core.models import (
+    Agent,
+    AgentMessage,
+    AgentRun,
+    AgentRunRole,
+    AgentRunStatus,
+    AgentStatus,
+    DeliveryReceipt,
+    Feature,
+    FeatureStatus,
+    LogLine,
+    MessageSender,
+    MessageType,
+    Project,
+    ReadMarker,
+    ReceiptState,
+)
+
+NOW = "2026-11-24T05:00:00.000000Z"
+
+
+@dataclass
+class FakeApi:
+    base_url: str = "http://fake"
+    token: str = "fake"
+    project: Project = field(
+        default_factory=lambda: Project(id="prj_1", name="Ramen shop", created_at=NOW)
+    )
+    feature: Feature = field(
+        default_factory=lambda: Feature(
+            id="ftr_1",
+            project_id="prj_1",
+            name="Tonkotsu broth",
+            status=FeatureStatus.IN_PROGRESS,
+            current_step=2,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    )
+    runs: dict[str, AgentRun] = field(default_factory=dict)
+    messages: dict[str, list[AgentMessage]] = field(default_factory=dict)
+    markers: dict[str, str] = field(default_factory=dict)
+    #: Raise this from every call (simulates an unreachable API or a bad token).
+    failure: ApiError | None = None
+    #: Raise this from ``post_message`` only (a refused send).
+    refuse_post: ApiError | None = None
+    posts: list[str] = field(default_factory=list)
+
+    # --- scenario helpers -----------------------------------------------------------
+
+    def add_run(
+        self,
+        role: AgentRunRole = AgentRunRole.CODER,
+        status: AgentRunStatus = AgentRunStatus.CODING,
+        step: int = 2,
+    ) -> AgentRun:
+        run = AgentRun(
+            id=f"run_{len(self.runs) + 1}",
+            project_id=self.project.id,
+            feature_id=self.feature.id,
+            role=role,
+            status=status,
+            step=step,
+            started_at=NOW,
+            updated_at=NOW,
+        )
+        self.runs[run.id] = run
+        self.messages[run.id] = []
+        return run
+
+    def add_message(
+        self,
+        run_id: str,
+        content: str,
+        *,
+        sender: MessageSender = MessageSender.AGENT,
+        type: MessageType = MessageType.MESSAGE,
+        receipt: DeliveryReceipt | None = None,
+        message_id: str | None = None,
+    ) -> AgentMessage:
+        thread = self.messages[run_id]
+        run = self.runs[run_id]
+        message = AgentMessage(
+            id=message_id or f"msg_{run_id}_{len(thread) + 1}",
+            run_id=run_id,
+            feature_id=run.feature_id,
+            project_id=run.project_id,
+            sender=sender,
+            role=run.role if sender is MessageSender.AGENT else None,
+            content=content,
+            type=type,
+            timestamp=f"2026-11-24T05:{len(thread) // 60:02d}:{len(thread) % 60:02d}.000000Z",
+            cursor=format_cursor(len(thread) + 1),
+            receipt=receipt
+            if receipt or sender is not MessageSender.USER
+            else DeliveryReceipt(state=ReceiptState.QUEUED),
+        )
+        thread.append(message)
+        return message
+
+    def _check(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    # --- the ApiClient surface the pages use ------------------------------------------
+
+    def list_projects(self) -> list[Project]:
+        self._check()
+        return [self.project]
+
+    def get_project(self, project_id: str) -> Project:
+        self._check()
+        return self.project
+
+    def list_features(self, project_id: str) -> list[Feature]:
+        self._check()
+        return [self.feature]
+
+    def get_feature(self, feature_id: str) -> Feature:
+        self._check()
+        return self.feature
+
+    def list_agents(self, project_id: str) -> list[Agent]:
+        self._check()
+        agents = []
+        for role in PIPELINE_ROLES:
+            active = [r for r in self.runs.values() if r.role is role]
+            run = active[-1] if active else None
+            running = run is not None and run.is_active
+            unread = 0
+            if run is not None:
+                marker = self.markers.get(run.id, "")
+                unread = sum(
+                    1
+                    for m in self.messages[run.id]
+                    if m.sender is not MessageSender.USER and m.cursor > marker
+                )
+            agents.append(
+                Agent(
+                    project_id=self.project.id,
+                    role=role,
+                    name=persona(role).name,
+                    mascot=persona(role).mascot,
+                    status=AgentStatus.RUNNING if running else AgentStatus.IDLE,
+                    current_run_id=run.id if running and run else None,
+                    current_feature_id=self.feature.id if running else None,
+                    last_run_id=run.id if run else None,
+                    unread_count=unread,
+                    updated_at=NOW,
+                )
+            )
+        return agents
+
+    def list_runs(self, project_id: str) -> list[AgentRun]:
+        self._check()
+        return list(reversed(self.runs.values()))
+
+    def get_run(self, run_id: str) -> AgentRun:
+        self._check()
+        if run_id not in self.runs:
+            raise ApiError(404, f"Agent run {run_id} does not exist.")
+        return self.runs[run_id]
+
+    def list_messages(
+        self,
+        run_id: str,
+        *,
+        since: str | None = None,
+        sender: MessageSender | str | None = None,
+        limit: int | None = None,
+    ) -> list[AgentMessage]:
+        self._check()
+        found = [
+            m
+            for m in self.messages[run_id]
+            if (since is None or m.cursor > since)
+            and (sender is None or m.sender.value == str(getattr(sender, "value", sender)))
+        ]
+        return found[:limit] if limit is not None else found
+
+    def post_message(
+        self, run_id: str, content: str, *, message_id: str | None = None
+    ) -> AgentMessage:
+        self._check()
+        if self.refuse_post is not None:
+            raise self.refuse_post
+        self.posts.append(content)
+        for existing in self.messages[run_id]:
+            if existing.id == message_id:
+                return existing
+        return self.add_message(run_id, content, sender=MessageSender.USER, message_id=message_id)
+
+    def mark_read(self, run_id: str, cursor: str) -> ReadMarker:
+        self._check()
+        self.markers[run_id] = max(cursor, self.markers.get(run_id, ""))
+        return ReadMarker(run_id=run_id, cursor=self.markers[run_id])
+
+    def project_logs(
+        self, project_id: str, *, since: str | None = None, limit: int | None = None
+    ) -> list[LogLine]:
+        self._check()
+        return []
