@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -144,7 +143,10 @@ async def _viewer(
             if not line.startswith("data: "):
                 continue
             received = time.perf_counter()
-            content = json.loads(line[6:])["content"]
+            # The content is the last string field before "type"; cheaper than a JSON
+            # parse per viewer (with 1,000 viewers the client would be the bottleneck).
+            start = line.index('"content":"') + 11
+            content = line[start : line.index('"', start)]
             phase = content.split("-", 1)[0]
             if content in sent_at:
                 latencies[phase].append(received - sent_at[content])
@@ -153,20 +155,22 @@ async def _viewer(
                 return
 
 
-async def _latency(a_url: str, b_url: str, run: AgentRun, messages: int) -> dict[str, list[float]]:
+async def _latency(
+    a_url: str, b_url: str, run: AgentRun, messages: int, viewers: int, pace: float
+) -> dict[str, list[float]]:
     sent_at: dict[str, float] = {}
     latencies: dict[str, list[float]] = {"same": [], "cross": [], "post-same": [], "post-cross": []}
-    limits = httpx.Limits(max_connections=LATENCY_VIEWERS + 4)
+    limits = httpx.Limits(max_connections=viewers + 4)
     timeout = httpx.Timeout(30.0)
     async with (
         httpx.AsyncClient(base_url=a_url, limits=limits, timeout=timeout) as a,
         httpx.AsyncClient(base_url=b_url, timeout=timeout) as b,
     ):
         path = f"/api/agent-runs/{run.id}/messages/stream"
-        ready = [asyncio.Event() for _ in range(LATENCY_VIEWERS)]
-        viewers = [
+        ready = [asyncio.Event() for _ in range(viewers)]
+        tasks = [
             asyncio.create_task(_viewer(a, path, sent_at, latencies, ready[i], 2 * messages))
-            for i in range(LATENCY_VIEWERS)
+            for i in range(viewers)
         ]
         await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), CONNECT_TIMEOUT_S)
         for phase, client in (("same", a), ("cross", b)):
@@ -178,19 +182,32 @@ async def _latency(a_url: str, b_url: str, run: AgentRun, messages: int) -> dict
                 )
                 response.raise_for_status()
                 latencies[f"post-{phase}"].append(time.perf_counter() - sent_at[content])
-                await asyncio.sleep(LATENCY_PACE_S)
-        await asyncio.wait_for(asyncio.gather(*viewers), DRAIN_TIMEOUT_S)
+                await asyncio.sleep(pace)
+        await asyncio.wait_for(asyncio.gather(*tasks), DRAIN_TIMEOUT_S)
     return latencies
 
 
-def bench_latency(engine: LocalEngine, db: Db, logs: Path, messages: int) -> None:
+def bench_latency(
+    engine: LocalEngine,
+    db: Db,
+    logs: Path,
+    *,
+    messages: int,
+    viewers: int,
+    gc_freeze: bool,
+    pace: float,
+) -> None:
     run = new_run(db)
+    env = {"OMAKASE_GC_FREEZE": str(gc_freeze).lower()}
     with (
-        api_process("api", engine=engine, log=logs / "latency-a.log") as a_url,
-        api_process("api", engine=engine, log=logs / "latency-b.log") as b_url,
+        api_process("api", engine=engine, log=logs / "latency-a.log", **env) as a_url,
+        api_process("api", engine=engine, log=logs / "latency-b.log", **env) as b_url,
     ):
-        latencies = asyncio.run(_latency(a_url, b_url, run, messages))
-    print(f"\nPOST -> SSE delivery, {LATENCY_VIEWERS} viewers, {messages} messages per phase")
+        latencies = asyncio.run(_latency(a_url, b_url, run, messages, viewers, pace))
+    print(
+        f"\nPOST -> SSE delivery, {viewers} viewers, {messages} messages per phase, "
+        f"{pace * 1000:.0f} ms apart, gc.freeze {'on' if gc_freeze else 'off'}"
+    )
     print("| path | samples | p50 | p99 | max |")
     print("|---|---|---|---|---|")
     for phase, label in (
@@ -315,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("what", nargs="?", choices=("all", "latency", "queries"), default="all")
     parser.add_argument("--messages", type=int, default=LATENCY_MESSAGES)
+    parser.add_argument("--viewers", type=int, default=LATENCY_VIEWERS)
+    parser.add_argument("--gc-freeze", choices=("on", "off"), default="on")
+    parser.add_argument("--pace", type=float, default=LATENCY_PACE_S, help="seconds between POSTs")
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--viewers-per-run", type=int, default=VIEWERS_PER_RUN)
     parser.add_argument("--seconds", type=float, default=MEASURE_SECONDS)
@@ -328,7 +348,15 @@ def main(argv: list[str] | None = None) -> int:
         db = Db(client=make_client(settings), prefix=PREFIX)
         ensure_tables(db)
         if args.what in ("all", "latency"):
-            bench_latency(engine, db, logs, args.messages)
+            bench_latency(
+                engine,
+                db,
+                logs,
+                messages=args.messages,
+                viewers=args.viewers,
+                gc_freeze=args.gc_freeze == "on",
+                pace=args.pace,
+            )
         if args.what in ("all", "queries"):
             bench_queries(
                 engine,
