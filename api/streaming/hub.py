@@ -316,12 +316,14 @@ class Subscription:
             while True:
                 changed = feed.changed
                 batch = await feed.read_after(sent)
+                progressed = False
                 for sequence, event in batch:
                     if sequence == sent + 1:
                         yield event
                         sent = sequence
+                        progressed = True
                     # anything else (<= sent) was already sent: dropped
-                if batch:
+                if progressed:
                     continue
                 if feed.ended is not None and sent >= feed.head:
                     yield close_event(feed.ended)
