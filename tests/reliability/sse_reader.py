@@ -77,6 +77,8 @@ class Follower:
     errors: list[str] = field(default_factory=list)
     #: Called with each message's JSON as it arrives (latency probes).
     on_message: Callable[[dict[str, Any], float], None] | None = None
+    #: Picks the client (the API process) of each new connection; default ``client``.
+    pick_client: Callable[[], httpx.AsyncClient] | None = None
 
     async def connect_once(self, *, leave_after: int | None = None) -> None:
         """Read one connection: to close, to an error, or until ``leave_after`` messages."""
@@ -84,7 +86,8 @@ class Follower:
         self.connects += 1
         taken = 0
         timeout = httpx.Timeout(10.0, read=STREAM_IDLE_TIMEOUT_S)
-        async with self.client.stream(
+        client = self.pick_client() if self.pick_client is not None else self.client
+        async with client.stream(
             "GET", stream_url(self.run_id), headers=headers, timeout=timeout
         ) as response:
             if response.status_code != 200:
