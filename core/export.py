@@ -20,11 +20,15 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
-from core.agents import persona
+from core.agents import PERSONAS
 from core.client import DEFAULT_PAGE_SIZE, ApiClient, ApiError
 from core.models import AgentMessage, AgentRun
 
@@ -35,6 +39,8 @@ MEDIA_TYPES: dict[Format, str] = {
     "parquet": "application/vnd.apache.parquet",
     "json": "application/json",
 }
+
+AGENT_NAMES: dict[str, str] = {role.value: who.name for role, who in PERSONAS.items()}
 
 #: The columns of an export, in order (camelCase like the API).
 COLUMNS: tuple[str, ...] = (
@@ -72,45 +78,102 @@ class ExportProgress:
 ProgressFn = Callable[[ExportProgress], None]
 
 
-def message_row(
-    message: AgentMessage, run: AgentRun | None, feature_name: str
-) -> dict[str, object]:
-    receipt = message.receipt
-    role = message.role or (run.role if run else None)
-    return {
-        "projectId": message.project_id,
-        "featureId": message.feature_id,
-        "featureName": feature_name,
-        "runId": message.run_id,
-        "step": run.step if run else None,
-        "role": role.value if role else None,
-        "agentName": persona(role).name if role else None,
-        "cursor": message.cursor,
-        "timestamp": message.timestamp,
-        "sender": message.sender.value,
-        "type": message.type.value,
-        "content": message.content,
-        "messageId": message.id,
-        "receiptState": receipt.state.value if receipt else None,
-        "receiptStep": receipt.step if receipt else None,
-        "receiptRole": receipt.role.value if receipt and receipt.role else None,
-        "receiptRunId": receipt.run_id if receipt else None,
-        "receiptDeliveredAt": receipt.delivered_at if receipt else None,
-        "receiptReason": receipt.reason if receipt else None,
-        "receiptFor": message.receipt_for,
-    }
+#: The API's message rows as Arrow reads them (missing keys become nulls).
+RECEIPT_TYPE = pa.struct(
+    [
+        ("state", pa.string()),
+        ("deliveredAt", pa.string()),
+        ("runId", pa.string()),
+        ("role", pa.string()),
+        ("step", pa.int64()),
+        ("channel", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+SOURCE_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("runId", pa.string()),
+        ("featureId", pa.string()),
+        ("projectId", pa.string()),
+        ("sender", pa.string()),
+        ("role", pa.string()),
+        ("content", pa.string()),
+        ("type", pa.string()),
+        ("timestamp", pa.string()),
+        ("cursor", pa.string()),
+        ("receipt", RECEIPT_TYPE),
+        ("receiptFor", pa.string()),
+    ]
+)
 
 
-def to_frame(rows: Iterable[dict[str, object]]) -> pd.DataFrame:
-    """Rows → a typed DataFrame (UTC timestamps, nullable ints), oldest first."""
-    frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
-    frame["receiptDeliveredAt"] = pd.to_datetime(
-        frame["receiptDeliveredAt"], utc=True, format="ISO8601"
+def _lookup(keys: pa.ChunkedArray, mapping: dict[str, Any], value_type: pa.DataType) -> pa.Array:
+    """``mapping[key]`` for each key, vectorised (null where the key is unknown)."""
+    if not mapping:
+        return pa.nulls(len(keys), value_type)
+    positions = pc.index_in(keys, value_set=pa.array(list(mapping), pa.string()))
+    return pc.take(pa.array(list(mapping.values()), value_type), positions)
+
+
+def rows_to_frame(
+    rows: list[dict[str, Any]],
+    runs: dict[str, AgentRun],
+    feature_names: dict[str, str],
+) -> pd.DataFrame:
+    """API message rows (camelCase JSON) → the export's DataFrame, oldest first.
+
+    Built by Arrow in C++ (``from_pylist`` + vectorised lookups): 100,000 rows
+    take a fraction of the time that validating each into a model would.
+    Timestamps stay the API's fixed-width ISO 8601 UTC strings (exact, and
+    sortable as text); ``to_bytes`` writes them as real timestamps to Parquet.
+    """
+    source = pa.Table.from_pylist(rows, schema=SOURCE_SCHEMA)
+    receipt = source["receipt"]
+    run_ids = source["runId"]
+    role = pc.coalesce(
+        source["role"], _lookup(run_ids, {k: r.role.value for k, r in runs.items()}, pa.string())
     )
-    for column in ("step", "receiptStep"):
-        frame[column] = frame[column].astype("Int64")
-    return frame.sort_values(["timestamp", "runId", "cursor"], kind="stable").reset_index(drop=True)
+    columns: dict[str, Any] = {
+        "projectId": source["projectId"],
+        "featureId": source["featureId"],
+        "featureName": pc.fill_null(_lookup(source["featureId"], feature_names, pa.string()), ""),
+        "runId": run_ids,
+        "step": _lookup(run_ids, {k: r.step for k, r in runs.items()}, pa.int64()),
+        "role": role,
+        "agentName": _lookup(role, AGENT_NAMES, pa.string()),
+        "cursor": source["cursor"],
+        "timestamp": source["timestamp"],
+        "sender": source["sender"],
+        "type": source["type"],
+        "content": source["content"],
+        "messageId": source["id"],
+        "receiptState": pc.struct_field(receipt, "state"),
+        "receiptStep": pc.struct_field(receipt, "step"),
+        "receiptRole": pc.struct_field(receipt, "role"),
+        "receiptRunId": pc.struct_field(receipt, "runId"),
+        "receiptDeliveredAt": pc.struct_field(receipt, "deliveredAt"),
+        "receiptReason": pc.struct_field(receipt, "reason"),
+        "receiptFor": source["receiptFor"],
+    }
+    table = pa.table(columns)
+    if len(table):
+        order = pc.sort_indices(
+            table,
+            sort_keys=[("timestamp", "ascending"), ("runId", "ascending"), ("cursor", "ascending")],
+        )
+        table = table.take(order)
+    frame: pd.DataFrame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    return frame
+
+
+def to_frame(rows: Iterable[AgentMessage | dict[str, Any]]) -> pd.DataFrame:
+    """Messages (models or API rows) → the export's DataFrame, without run context."""
+    raw = [
+        row.model_dump(by_alias=True, mode="json") if isinstance(row, AgentMessage) else row
+        for row in rows
+    ]
+    return rows_to_frame(raw, {}, {})
 
 
 def export_messages(
@@ -135,28 +198,45 @@ def export_messages(
         ]
     runs.sort(key=lambda r: r.started_at)
     names = {f.id: f.name for f in client.list_features(project_id)}
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for done, run in enumerate(runs):
-        feature_name = names.get(run.feature_id, "")
-        for page in client.iter_messages(run.id, page_size=page_size):
-            rows.extend(message_row(m, run, feature_name) for m in page)
+        for page in client.iter_message_rows(run.id, page_size=page_size):
+            rows.extend(page)
             if progress is not None:
                 progress(ExportProgress(done, len(runs), len(rows), run.id))
         if progress is not None:
             progress(ExportProgress(done + 1, len(runs), len(rows), run.id))
-    return to_frame(rows)
+    return rows_to_frame(rows, {r.id: r for r in runs}, names)
+
+
+TIMESTAMP_COLUMNS = ("timestamp", "receiptDeliveredAt")
 
 
 def to_bytes(frame: pd.DataFrame, fmt: Format) -> bytes:
-    """The export file's bytes: CSV (UTF-8), Parquet (pyarrow) or JSON (records)."""
+    """The export file's bytes: CSV (UTF-8), Parquet (UTC timestamps) or JSON (records).
+
+    Written through Arrow (pyarrow's CSV writer, Parquet writer), which is many
+    times faster than pandas' own writers on 100,000 rows of text.
+    """
+    table = pa.Table.from_pandas(frame, preserve_index=False)  # zero-copy for Arrow strings
     if fmt == "csv":
-        return frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ").encode("utf-8")
+        sink = io.BytesIO()
+        pa_csv.write_csv(table, sink)
+        return sink.getvalue()
     if fmt == "parquet":
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False, engine="pyarrow")
-        return buffer.getvalue()
+        for name in TIMESTAMP_COLUMNS:
+            if name in table.column_names:
+                at = table.column_names.index(name)
+                parsed = pc.strptime(
+                    table[name], format="%Y-%m-%dT%H:%M:%S.%fZ", unit="us", error_is_null=True
+                )
+                table = table.set_column(at, name, parsed.cast(pa.timestamp("us", tz="UTC")))
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+        return sink.getvalue()
     if fmt == "json":
-        return frame.to_json(orient="records", date_format="iso", date_unit="us").encode("utf-8")
+        text = frame.to_json(orient="records", force_ascii=False, date_format="iso")
+        return (text or "[]").encode("utf-8")
     raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 

@@ -10,6 +10,11 @@ import pandas as pd
 TIME_BUCKET = "1min"
 
 
+def instants(column: pd.Series) -> pd.Series:
+    """The export's ISO 8601 UTC strings as timezone-aware timestamps."""
+    return pd.to_datetime(column, utc=True, format="ISO8601")
+
+
 def filter_frame(
     frame: pd.DataFrame, *, senders: Sequence[str] = (), types: Sequence[str] = ()
 ) -> pd.DataFrame:
@@ -28,7 +33,7 @@ def messages_over_time(frame: pd.DataFrame, *, bucket: str = TIME_BUCKET) -> pd.
         return pd.DataFrame(columns=["time", "who", "messages"])
     who = frame["agentName"].fillna("Agent").where(frame["sender"] == "agent", "You")
     counted = (
-        pd.DataFrame({"time": frame["timestamp"].dt.floor(bucket), "who": who})
+        pd.DataFrame({"time": instants(frame["timestamp"]).dt.floor(bucket), "who": who})
         .groupby(["time", "who"], as_index=False)
         .size()
         .rename(columns={"size": "messages"})
@@ -42,6 +47,7 @@ def reply_delays(frame: pd.DataFrame) -> pd.DataFrame:
     Unanswered messages are left out (the chart is about how fast agents answer).
     """
     chat = frame[frame["type"] == "message"].sort_values(["runId", "cursor"])
+    chat = chat.assign(timestamp=instants(chat["timestamp"]))
     rows: list[dict[str, object]] = []
     for run_id, thread in chat.groupby("runId", sort=False):
         waiting: list[pd.Series] = []
