@@ -8,6 +8,8 @@ Downloads (CSV, Parquet, JSON) are the filtered rows, built with pandas.
 
 from __future__ import annotations
 
+import time
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -71,16 +73,17 @@ run = right.selectbox(
     ),
     key="oma_h_run",
 )
-senders = st.multiselect(
+sender_box, type_box, reload_box = st.columns([3, 3, 1], vertical_alignment="bottom")
+senders = sender_box.multiselect(
     "Sender", [s.value for s in MessageSender], placeholder="All senders", key="oma_h_sender"
 )
-types = st.multiselect(
+types = type_box.multiselect(
     "Type", [t.value for t in MessageType], placeholder="All types", key="oma_h_type"
 )
 
 scope = (project.id, feature.id if feature else None, run.id if run else None)
 cached = st.session_state.get(CACHE_KEY)
-reload = st.button("Reload", key="oma_h_reload")
+reload = reload_box.button("Reload", key="oma_h_reload", width="stretch")
 if reload or not isinstance(cached, tuple) or cached[0] != scope:
     bar = st.progress(0.0, text="Loading history…")
 
@@ -96,12 +99,15 @@ if reload or not isinstance(cached, tuple) or cached[0] != scope:
             client, project_id=scope[0], feature_id=scope[1], run_id=scope[2], progress=on_progress
         )
     bar.empty()
-    st.session_state[CACHE_KEY] = (scope, frame)
+    st.session_state[CACHE_KEY] = (scope, frame, time.strftime("%H:%M:%S"))
 else:
     frame = cached[1]
+loaded_at = st.session_state[CACHE_KEY][2]
 
 shown: pd.DataFrame = filter_frame(frame, senders=senders, types=types)
-st.caption(f"{len(shown):,} of {len(frame):,} messages")
+st.caption(
+    f"{len(shown):,} of {len(frame):,} messages · loaded at {loaded_at} (Reload for newer ones)"
+)
 st.dataframe(shown[TABLE_COLUMNS], hide_index=True, width="stretch", height=360)
 
 stem = f"omakase-{project.name.lower().replace(' ', '-')}-messages"

@@ -295,7 +295,7 @@ def send(client: ApiClient, state: ThreadState, content: str, message_id: str) -
         state.rollback(message_id, error.detail)
 
 
-def render_thread(state: ThreadState, meta: ChatMeta) -> None:
+def render_thread(state: ThreadState, meta: ChatMeta, *, ended: bool) -> None:
     hidden, shown = state.visible()
     if hidden:
         st.button(
@@ -308,7 +308,7 @@ def render_thread(state: ThreadState, meta: ChatMeta) -> None:
         st.html(message_html(message))
     for pending in state.pending:
         st.html(pending_html(pending))
-    if not state.has_conversation():
+    if not state.has_conversation() and not ended:
         st.html(empty_html(meta.agent_name, meta.feature_name))
 
 
@@ -344,7 +344,7 @@ def live_thread(run_id: str) -> None:
     if state.send_error:
         notice.error(state.send_error, icon="⚠️")
     with thread:
-        render_thread(state, meta)
+        render_thread(state, meta, ended=ended)
     if posting is not None:
         send(client, state, posting.content, posting.id)
         try:

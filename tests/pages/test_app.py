@@ -88,6 +88,7 @@ def test_failed_run_shows_its_error_with_the_error_accent(api: FakeApi) -> None:
     at = chat_app(api, run.id)
     assert "oma-error-msg" in html(at)
     assert ENDED in html(at)
+    assert EMPTY not in html(at)  # no invitation to write into an ended run
 
 
 def test_receipts_under_user_messages(api: FakeApi) -> None:
