@@ -69,6 +69,9 @@ def agents_panel(project_id: str) -> None:
             except ApiError:
                 run = None
         feature = features.get(agent.current_feature_id or "")
+        if active_run_id() in (agent.current_run_id, agent.last_run_id):
+            # Its chat is open: the thread shows those messages (and marks them read).
+            agent = agent.model_copy(update={"unread_count": 0})
         with column, st.container(key=f"agentcard_{agent.role.value}"):
             st.html(
                 agent_card_html(

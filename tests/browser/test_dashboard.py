@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -74,6 +76,18 @@ def mine(page: Page, text: str) -> Locator:
     return page.locator(".oma-msg-user .oma-bubble", has_text=text)
 
 
+def unread(stack: Stack, scenario: Scenario) -> int:
+    agents = stack.client.list_agents(scenario.project.id)
+    return next(a.unread_count for a in agents if a.current_run_id == scenario.run.id)
+
+
+def eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        time.sleep(0.2)
+
+
 def test_chat_with_a_running_agent(stack: Stack, page: Page, artifacts_dir: Path) -> None:
     scenario = start(stack)
     open_project(page, stack, scenario)
@@ -83,9 +97,12 @@ def test_chat_with_a_running_agent(stack: Stack, page: Page, artifacts_dir: Path
     expect(page.get_by_text("Koji is idle: no run is in progress")).to_be_visible()
     expect(page.locator(".oma-chat-title")).to_have_count(0)
 
+    # Its status notices are unread until the chat opens.
+    expect(page.locator('[data-role="architect"] .oma-unread')).to_be_visible()
     open_chat_from_card(page)
     expect(page.get_by_text(EMPTY_STATE)).to_be_visible()
     expect(page.locator(".oma-chat-feature")).to_contain_text(FEATURE)
+    expect(page.locator('[data-role="architect"] .oma-unread')).to_have_count(0)
 
     navigations: list[str] = []
     page.on("framenavigated", lambda frame: navigations.append(frame.url))
@@ -104,6 +121,8 @@ def test_chat_with_a_running_agent(stack: Stack, page: Page, artifacts_dir: Path
     stack.client.update_run_status(scenario.run.id, AgentRunStatus.CODING)
     expect(notices).to_have_count(before + 1)
     assert navigations == []
+    # The open chat keeps the read marker at its end: no unread messages server-side.
+    eventually(lambda: unread(stack, scenario) == 0)
     page.screenshot(path=str(artifacts_dir / "chat.png"))
 
     # Typing survives the live refreshes; Escape closes the chat.
