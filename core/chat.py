@@ -160,8 +160,10 @@ class AgentChat:
         token: str,
         start: bool = True,
         on_change: Callable[[ChatSnapshot], None] | None = None,
+        reconnect_max_s: float = RECONNECT_MAX_S,
     ) -> None:
         self.run_id = run_id
+        self._reconnect_max_s = reconnect_max_s
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._on_change = on_change
@@ -432,7 +434,7 @@ class AgentChat:
                 self._set(connected=False)  # the server ended the stream without close
             wait = delay * (1 + random.uniform(0, RECONNECT_JITTER))  # noqa: S311 - jitter
             await asyncio.sleep(wait)
-            delay = min(max(delay, RECONNECT_INITIAL_S) * RECONNECT_FACTOR, RECONNECT_MAX_S)
+            delay = min(max(delay, RECONNECT_INITIAL_S) * RECONNECT_FACTOR, self._reconnect_max_s)
 
     async def _send_forever(self, http: httpx.AsyncClient) -> None:
         assert self._outbox is not None

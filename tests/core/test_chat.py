@@ -145,7 +145,8 @@ def test_resumes_after_a_server_restart_without_loss_or_repeat(
 
     server = start_api(engine, stream_db, tmp_path, "restart")
     try:
-        chat = chat_for(server, run.id)
+        # A short backoff ceiling: the test waits for the restart, not for the backoff.
+        chat = AgentChat(run.id, base_url=server.url, token=TOKEN, reconnect_max_s=1.0)
         with chat:
             post(server, run, "before")
             chat.wait_until(lambda s: s.is_connected and len(s.messages) == 1, WAIT_S)
