@@ -38,6 +38,12 @@ TABLE_COLUMNS = [
     "receiptStep",
 ]
 
+#: Each agent in its role badge colour (STYLE.md), the user in gold.
+AGENT_COLOURS = alt.Scale(
+    domain=["Miso", "Nori", "Koji", "Toro", "You"],
+    range=["#818cf8", "#38bdf8", "#f472b6", "#6ee7b7", "#fbbf24"],
+)
+
 client = get_client()
 st.title("History & export")
 
@@ -133,7 +139,7 @@ if not shown.empty:
             .encode(
                 x=alt.X("time:T", title=None),
                 y=alt.Y("messages:Q", title="messages"),
-                color=alt.Color("who:N", title="agent"),
+                color=alt.Color("who:N", title="agent", scale=AGENT_COLOURS),
                 tooltip=["time:T", "who:N", "messages:Q"],
             ),
             width="stretch",
@@ -150,7 +156,7 @@ if not shown.empty:
                 .encode(
                     x=alt.X("askedAt:T", title="asked at"),
                     y=alt.Y("seconds:Q", title="seconds to reply"),
-                    color=alt.Color("agentName:N", title="agent"),
+                    color=alt.Color("agentName:N", title="agent", scale=AGENT_COLOURS),
                     tooltip=["agentName:N", "question:N", alt.Tooltip("seconds:Q", format=".1f")],
                 ),
                 width="stretch",

@@ -29,6 +29,7 @@ makes Escape press the close button.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import suppress
 from dataclasses import dataclass
@@ -67,6 +68,9 @@ CHAT_MODE_ENV = "OMAKASE_DASHBOARD_CHAT"
 STREAM_MODE = "stream"
 POLL_MODE = "poll"
 STREAM_KEY = "oma_agent_chat"
+#: A session's chat stream nobody looked at for this long is closed (a closed tab).
+CHAT_IDLE_CLOSE_S = 60.0
+REAPER_INTERVAL_S = 10.0
 #: Seconds between re-reads of the user messages whose receipt is still "queued".
 RECEIPT_REFRESH_S = 4.0
 #: Height of the scrolling thread, in pixels (the sidebar is ~400 px wide).
@@ -151,6 +155,7 @@ def open_chat(run_id: str) -> None:
 def close_chat() -> None:
     chat = st.session_state.pop(STREAM_KEY, None)
     if isinstance(chat, AgentChat):
+        _reaper.forget(chat)
         chat.close()
     st.session_state.pop(ACTIVE_KEY, None)
     st.session_state.pop(THREAD_KEY, None)
@@ -223,15 +228,68 @@ def chat_mode() -> str:
     return mode if mode in (STREAM_MODE, POLL_MODE) else STREAM_MODE
 
 
+class ChatReaper:
+    """Closes the ``AgentChat`` of a browser session that stopped looking at it.
+
+    Streamlit has no "session ended" hook, and a chat's stream thread would
+    otherwise outlive a closed tab until its run ends. Every tick touches its
+    chat; a daemon thread closes chats untouched for ``CHAT_IDLE_CLOSE_S``. A
+    session that comes back later simply opens a new one (resuming costs one
+    replay of the thread).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[int, tuple[AgentChat, float]] = {}
+        self._thread: threading.Thread | None = None
+
+    def touch(self, chat: AgentChat, *, now: float | None = None) -> None:
+        with self._lock:
+            self._seen[id(chat)] = (chat, time.monotonic() if now is None else now)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="agent-chat reaper", daemon=True
+                )
+                self._thread.start()
+
+    def forget(self, chat: AgentChat) -> None:
+        with self._lock:
+            self._seen.pop(id(chat), None)
+
+    def reap(self, now: float) -> list[AgentChat]:
+        """Close the chats untouched since ``now - CHAT_IDLE_CLOSE_S``; returns them."""
+        cutoff = now - CHAT_IDLE_CLOSE_S
+        with self._lock:
+            idle = [chat for chat, seen in self._seen.values() if seen < cutoff]
+            for chat in idle:
+                self._seen.pop(id(chat), None)
+        for chat in idle:
+            chat.close()
+        return idle
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(REAPER_INTERVAL_S)
+            self.reap(time.monotonic())
+
+
+_reaper = ChatReaper()
+
+
 def agent_chat(client: ApiClient, run_id: str) -> AgentChat:
     """The session's ``AgentChat`` for ``run_id`` (another run's is closed first)."""
     current = st.session_state.get(STREAM_KEY)
     if isinstance(current, AgentChat):
-        if current.run_id == run_id:
+        snap = current.snapshot()
+        reaped = snap.stopped and not snap.ended
+        if current.run_id == run_id and not reaped:
+            _reaper.touch(current)
             return current
+        _reaper.forget(current)
         current.close()
     chat = AgentChat(run_id, base_url=client.base_url, token=client.token)
     st.session_state[STREAM_KEY] = chat
+    _reaper.touch(chat)
     return chat
 
 
