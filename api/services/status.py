@@ -4,7 +4,9 @@ The original feature posted a status message every 5 s whether or not anything
 changed. Here a notice is posted only when ``set_run_status`` reports a
 transition, and that report comes from a DynamoDB conditional update
 (``status <> :new``), so even two processes reporting the same phase at once
-produce one notice.
+produce one notice. The notice's id is derived from the status and the moment
+the run entered it, so a report retried after the store failed between the
+update and the notice posts the missing notice — once — instead of losing it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from api.services.bus import MessageBus
 from api.services.messages import post_message
 from api.store.db import Db
-from api.store.runs import RunTransition, set_run_status
+from api.store.runs import RunTransition, get_run, set_run_status
 from core.agents import persona
 from core.models import AgentRun, AgentRunStatus, MessageSender, MessageType
 
@@ -48,11 +50,24 @@ def describe_transition(run: AgentRun) -> tuple[MessageType, str]:
     return MessageType.STATUS, PHASE_NOTICES[run.status]
 
 
+def notice_id(run: AgentRun) -> str:
+    """The notice's message id: one per (status, moment the run entered it)."""
+    entered = "".join(ch for ch in run.updated_at if ch.isdigit())
+    return f"notice-{run.status.value}-{entered}"
+
+
 def announce(db: Db, bus: MessageBus, *, run: AgentRun) -> None:
-    """Post the notice for the run's current status (used once at run creation)."""
+    """Post the notice for the run's current status (idempotent: keyed by ``notice_id``)."""
     kind, text = describe_transition(run)
     post_message(
-        db, bus, run=run, sender=MessageSender.AGENT, role=run.role, content=text, type=kind
+        db,
+        bus,
+        run=run,
+        sender=MessageSender.AGENT,
+        role=run.role,
+        content=text,
+        type=kind,
+        message_id=notice_id(run),
     )
 
 
@@ -75,4 +90,9 @@ def report_status(
     )
     if transition is not None:
         announce(db, bus, run=transition.run)
+    else:
+        # No change now, but the change that set this status may have lost its notice
+        # (the store failed between the update and the notice, and the caller retried):
+        # post it if missing. The notice id makes this a no-op when it is there.
+        announce(db, bus, run=get_run(db, run_id=run_id))
     return transition

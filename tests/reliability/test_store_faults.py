@@ -310,6 +310,22 @@ def test_status_notice_throttled_is_503_not_swallowed(
     assert response.json()["detail"].startswith("Could not store the message:")
 
 
+def test_regression_notice_lost_between_update_and_notice_is_posted_on_retry(
+    client: TestClient, fault_db: Db, backoffs: list[float]
+) -> None:
+    """Was: the status changed, its notice failed (503), and the agent's retry — now "no
+    change" — posted nothing: the thread never showed the phase."""
+    run = seed_run(fault_db)
+    with Injector(fault_db, "PutItem", [THROTTLED] * DYNAMODB_MAX_ATTEMPTS):
+        assert patch(client, run.id).status_code == 503
+    assert get_run(fault_db, run_id=run.id).status is AgentRunStatus.CODING
+    assert notices(fault_db, run.id) == []
+    assert patch(client, run.id).status_code == 200
+    assert notices(fault_db, run.id) == ["Started coding phase"]
+    assert patch(client, run.id).status_code == 200  # and never twice
+    assert notices(fault_db, run.id) == ["Started coding phase"]
+
+
 def test_regression_lost_status_update_response_still_posts_its_notice(
     client: TestClient, fault_db: Db, backoffs: list[float]
 ) -> None:
