@@ -47,7 +47,10 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(engine: LocalEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    engine: LocalEngine, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
+    """The stack of a test module; a module's ``DASHBOARD_ENV`` configures the dashboard."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's chromium")
     logs = tmp_path_factory.mktemp("browser-logs")
@@ -58,7 +61,12 @@ def stack(engine: LocalEngine, tmp_path_factory: pytest.TempPathFactory) -> Iter
     with ApiServer(
         endpoint=engine.endpoint, prefix=prefix, token=TOKEN, log_path=logs / "api.log", env=env
     ) as api:
-        dashboard = DashboardServer(api_url=api.url, token=TOKEN, log_path=logs / "dashboard.log")
+        dashboard = DashboardServer(
+            api_url=api.url,
+            token=TOKEN,
+            log_path=logs / "dashboard.log",
+            env=getattr(request.module, "DASHBOARD_ENV", None),
+        )
         with dashboard, ApiClient(api.url, TOKEN) as client:
             yield Stack(api, dashboard, db, client)
 

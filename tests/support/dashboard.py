@@ -30,7 +30,9 @@ DASHBOARD_STOP_TIMEOUT_S = 10.0
 class DashboardServer:
     """``streamlit run dashboard.py`` on a free port, pointed at an API."""
 
-    def __init__(self, *, api_url: str, token: str, log_path: Path) -> None:
+    def __init__(
+        self, *, api_url: str, token: str, log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.log_path = log_path
         self.env = {
@@ -38,6 +40,7 @@ class DashboardServer:
             "OMAKASE_API_URL": api_url,
             "OMAKASE_API_TOKEN": token,
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
 
