@@ -1,9 +1,11 @@
 """Load: one API process holding thousands of SSE streams, POST→delivery latency, RSS over a soak.
 
 Not a test. Everything runs on 127.0.0.1: a local engine in a temporary
-directory and one ``python -m api`` process; this script is the only client
-(raw asyncio streams — no HTTP library per stream — so one process can hold
-thousands of them on the same two cores as the server).
+directory and one ``python -m api`` process; this script is the only client:
+the streams are raw asyncio connections (no HTTP library per stream) held by
+``--holders`` child processes, so reading thousands of streams does not delay
+the parent, which POSTs and samples. Arrival times (``time.monotonic``, one
+clock for every process on the machine) are joined with POST times at the end.
 
 1. The open-file soft limit is raised to the hard limit (inherited by the API).
 2. ``--runs`` runs each get ``WINDOW_FILL`` messages written straight to the
@@ -32,9 +34,12 @@ from __future__ import annotations
 import argparse
 import array
 import asyncio
+import contextlib
 import json
+import pickle
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +61,7 @@ from core.tables import AGENT_MESSAGES
 from infra.local_engine import LocalEngine
 from tests.support.servers import ApiServer
 
+ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "load-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PREFIX = "load-"
@@ -112,38 +118,14 @@ def prefill(db: Db, run: AgentRun, count: int) -> None:
 
 
 @dataclass
-class Probe:
-    """POST times by (run, cursor), and every delivery's latency."""
-
-    posted_at: dict[tuple[int, int], float] = field(default_factory=dict)
-    early: dict[tuple[int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
-    latencies: array.array[float] = field(default_factory=lambda: array.array("d"))
-    measuring: bool = False
-
-    def delivered(self, key: tuple[int, int], at: float) -> None:
-        if not self.measuring:
-            return
-        posted = self.posted_at.get(key)
-        if posted is None:
-            self.early[key].append(at)  # the event beat the POST's answer
-        else:
-            self.latencies.append(at - posted)
-
-    def acknowledged(self, key: tuple[int, int], sent_at: float) -> None:
-        self.posted_at[key] = sent_at
-        for at in self.early.pop(key, ()):
-            self.latencies.append(at - sent_at)
-
-
-@dataclass
 class Stream:
     """One raw SSE connection (HTTP/1.1, chunked) reading cursors of one run."""
 
     run_index: int
     run_id: str
     after: int
-    probe: Probe
     cursors: array.array[int] = field(default_factory=lambda: array.array("q"))
+    arrivals: array.array[float] = field(default_factory=lambda: array.array("d"))
     closed: bool = False
     opened: asyncio.Event = field(default_factory=asyncio.Event)
     error: str | None = None
@@ -198,7 +180,7 @@ class Stream:
             if event.startswith(b"id: "):
                 cursor = int(event[4 : event.index(b"\n")])
                 self.cursors.append(cursor)
-                self.probe.delivered((self.run_index, cursor), now)
+                self.arrivals.append(now)
             elif b"event: close" in event:
                 self.closed = True
         return rest
@@ -208,16 +190,59 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
+@dataclass
+class Holder:
+    """A child process holding a share of the streams (so their reading is not the poster's)."""
+
+    process: subprocess.Popen[str]
+    out_path: Path
+
+    def read_line(self) -> str:
+        assert self.process.stdout is not None
+        return self.process.stdout.readline().strip()
+
+
+def start_holder(port: int, streams: list[tuple[int, str, int]], out_path: Path) -> Holder:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.sse_load", "--holder", str(out_path)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None
+    process.stdin.write(json.dumps({"port": port, "streams": streams}) + "\n")
+    process.stdin.flush()
+    return Holder(process, out_path)
+
+
+async def hold(out_path: Path) -> None:
+    """The child: open the streams it is given, report, read them to close, dump arrivals."""
+    config = json.loads(sys.stdin.readline())
+    streams = [Stream(i, run_id, after) for i, run_id, after in config["streams"]]
+    tasks = []
+    for start in range(0, len(streams), CONNECT_BATCH):
+        batch = streams[start : start + CONNECT_BATCH]
+        tasks += [asyncio.create_task(s.run(config["port"])) for s in batch]
+        await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in batch)), CONNECT_TIMEOUT_S)
+    print(f"open {sum(1 for s in streams if s.error is None)}", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)  # the parent says: the runs are completed
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*tasks), DRAIN_TIMEOUT_S)
+    records = [(s.run_index, s.error, s.closed, s.cursors, s.arrivals) for s in streams]
+    await asyncio.to_thread(out_path.write_bytes, pickle.dumps(records))
+    print("done", flush=True)
+
+
 async def soak(
-    args: argparse.Namespace, api: ApiServer, runs: list[AgentRun]
-) -> tuple[list[Stream], Probe, list[tuple[float, int, int]], dict[str, float]]:
+    args: argparse.Namespace, api: ApiServer, runs: list[AgentRun], tmp: Path
+) -> tuple[list[Any], dict[tuple[int, int], float], list[tuple[float, int, int]], dict[str, float]]:
     assert api.process is not None
     pid = api.process.pid
-    probe = Probe()
     figures: dict[str, float] = {"rss_before_streams_kb": rss_kb(pid)}
 
     # Warm-up: one viewer per run reads the backlog, so every feed's window is full.
-    warm = [Stream(i, run.id, 0, probe) for i, run in enumerate(runs)]
+    warm = [Stream(i, run.id, 0) for i, run in enumerate(runs)]
     warm_tasks = [asyncio.create_task(s.run(api.port)) for s in warm]
     deadline = time.monotonic() + CONNECT_TIMEOUT_S * 4
     # A bounded poll of plain counters (the raw readers have no events to wait on).
@@ -225,30 +250,31 @@ async def soak(
         await asyncio.sleep(0.2)
     figures["warmup_complete"] = float(all(len(s.cursors) >= WINDOW_FILL for s in warm))
 
-    streams = [
-        Stream(i % len(runs), runs[i % len(runs)].id, WINDOW_FILL, probe)
-        for i in range(args.streams)
-    ]
-    tasks = list(warm_tasks)
+    specs = [(i % len(runs), runs[i % len(runs)].id, WINDOW_FILL) for i in range(args.streams)]
     started = time.monotonic()
-    for start in range(0, len(streams), CONNECT_BATCH):
-        batch = streams[start : start + CONNECT_BATCH]
-        tasks += [asyncio.create_task(s.run(api.port)) for s in batch]
-        await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in batch)), CONNECT_TIMEOUT_S)
+    holders = [
+        start_holder(api.port, specs[h :: args.holders], tmp / f"holder-{h}.pickle")
+        for h in range(args.holders)
+    ]
+    opened = [await asyncio.to_thread(h.read_line) for h in holders]
     figures["connect_s"] = time.monotonic() - started
-    figures["streams_open"] = sum(1 for s in streams if s.error is None)
+    figures["streams_open"] = sum(
+        int(line.split()[1]) for line in opened if line.startswith("open")
+    )
     figures["rss_streams_open_kb"] = rss_kb(pid)
 
     samples: list[tuple[float, int, int]] = []
-    probe.measuring = True
+    posted_at: dict[tuple[int, int], float] = {}
     soak_started = time.monotonic()
     next_sample = soak_started
     sent = 0
+    acknowledged = 0
     semaphore = asyncio.Semaphore(POST_CONCURRENCY)
     pending: set[asyncio.Task[None]] = set()
     async with httpx.AsyncClient(base_url=api.url, headers=AUTH, timeout=30.0) as http:
 
         async def post(n: int) -> None:
+            nonlocal acknowledged
             index = n % len(runs)
             async with semaphore:
                 sent_at = time.monotonic()
@@ -256,11 +282,12 @@ async def soak(
                     f"/api/agent-runs/{runs[index].id}/messages", json={"content": f"soak {n}"}
                 )
             response.raise_for_status()
-            probe.acknowledged((index, int(response.json()["cursor"])), sent_at)
+            posted_at[(index, int(response.json()["cursor"]))] = sent_at
+            acknowledged += 1
 
         while (now := time.monotonic()) < soak_started + args.seconds:
             if now >= next_sample:
-                samples.append((now - soak_started, rss_kb(pid), sent))
+                samples.append((now - soak_started, rss_kb(pid), acknowledged))
                 next_sample += args.sample_every
             due = int((now - soak_started) * args.rate) + 1
             while sent < due:
@@ -270,19 +297,25 @@ async def soak(
                 sent += 1
             await asyncio.sleep(1.0 / args.rate / 2)
         await asyncio.gather(*pending)
-        samples.append((time.monotonic() - soak_started, rss_kb(pid), sent))
+        samples.append((time.monotonic() - soak_started, rss_kb(pid), acknowledged))
         figures["sent"] = sent
         figures["soak_s"] = time.monotonic() - soak_started
         for run in runs:
             (
                 await http.patch(f"/api/agent-runs/{run.id}", json={"status": "completed"})
             ).raise_for_status()
-    done = asyncio.gather(*tasks)
-    try:
-        await asyncio.wait_for(done, DRAIN_TIMEOUT_S)
-    except TimeoutError:
-        figures["drain_timed_out"] = 1.0
-    return streams, probe, samples, figures
+    for holder in holders:
+        assert holder.process.stdin is not None
+        holder.process.stdin.write("completed\n")
+        holder.process.stdin.flush()
+    for holder in holders:
+        await asyncio.to_thread(holder.read_line)
+        await asyncio.to_thread(holder.process.wait)
+    await asyncio.gather(*warm_tasks)
+    records: list[Any] = []
+    for holder in holders:
+        records += pickle.loads(holder.out_path.read_bytes())  # noqa: S301 - our own child's file
+    return records, posted_at, samples, figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,7 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="messages per second")
     parser.add_argument("--seconds", type=float, default=300.0, help="soak duration")
     parser.add_argument("--sample-every", type=float, default=15.0, help="RSS sample period (s)")
+    parser.add_argument("--holders", type=int, default=2, help="client processes for the streams")
+    parser.add_argument("--holder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.holder is not None:
+        asyncio.run(hold(args.holder))
+        return 0
     soft, hard = raise_open_file_limit()
     print(f"open-file limit: soft {soft} -> {hard} (hard {hard})")
     with tempfile.TemporaryDirectory() as tmp, LocalEngine(Path(tmp) / "dynamodb") as engine:
@@ -319,24 +357,30 @@ def main(argv: list[str] | None = None) -> int:
         )
         try:
             api.start()
-            streams, probe, samples, figures = asyncio.run(soak(args, api, runs))
+            records, posted_at, samples, figures = asyncio.run(soak(args, api, runs, Path(tmp)))
         finally:
             api.stop()
     # Every stream: the soak messages of its run (cursors after the backlog), once, in order,
     # then the completion notice, then close.
     per_run_sent: defaultdict[int, int] = defaultdict(int)
-    for index, _ in probe.posted_at:
+    for index, _ in posted_at:
         per_run_sent[index] += 1
     bad = 0
-    for stream in streams:
-        expected = list(range(WINDOW_FILL + 1, WINDOW_FILL + per_run_sent[stream.run_index] + 2))
-        if stream.error or not stream.closed or list(stream.cursors) != expected:
+    latencies_array = array.array("d")
+    for run_index, error, closed, cursors, arrivals in records:
+        expected = list(range(WINDOW_FILL + 1, WINDOW_FILL + per_run_sent[run_index] + 2))
+        if error or not closed or list(cursors) != expected:
             bad += 1
-    latencies = sorted(probe.latencies)
+        for cursor, at in zip(cursors, arrivals, strict=True):
+            posted = posted_at.get((run_index, cursor))
+            if posted is not None:
+                latencies_array.append(at - posted)
+    latencies = sorted(latencies_array)
     print(json.dumps({k: round(v, 3) for k, v in figures.items()}))
     print(
-        f"streams: {args.streams:,} on {args.runs} runs, all open: "
-        f"{figures['streams_open']:.0f}/{args.streams}, connect {figures['connect_s']:.1f} s"
+        f"streams: {args.streams:,} on {args.runs} runs in {args.holders} client processes "
+        f"(+{args.runs} warm-up streams), all open: {figures['streams_open']:.0f}/{args.streams}, "
+        f"connect {figures['connect_s']:.1f} s"
     )
     print(
         f"soak: {figures['sent']:.0f} messages in {figures['soak_s']:.0f} s "
@@ -351,10 +395,10 @@ def main(argv: list[str] | None = None) -> int:
             f"max {latencies[-1] * 1000:.0f} ms, mean {statistics.fmean(latencies) * 1000:.0f} ms"
         )
     print("RSS of the API process over the soak:")
-    print("| t (s) | RSS (MB) | messages sent |")
+    print("| t (s) | RSS (MB) | messages acknowledged |")
     print("|---:|---:|---:|")
-    for at, kb, sent in samples:
-        print(f"| {at:.0f} | {kb / 1024:.1f} | {sent:,} |")
+    for at, kb, count in samples:
+        print(f"| {at:.0f} | {kb / 1024:.1f} | {count:,} |")
     print(f"streams that lost, repeated or reordered a message, or did not close: {bad}")
     return 1 if bad else 0
 
