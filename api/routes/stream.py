@@ -12,10 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_run_access
 from api.deps import PrincipalDep, RuntimeDep
 from api.routes.params import RunId
+from api.store.runs import get_run
 from api.streaming.hub import (
     STREAM_CAP_RETRY_AFTER_S,
     HubNotRunningError,
@@ -63,6 +65,7 @@ async def stream_run_messages(
     try:
         hub = find_hub(runtime)
     except HubNotRunningError as error:
+        await run_in_threadpool(lambda: get_run(runtime.db, run_id=run_id))  # 404 first
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             str(error),
