@@ -54,10 +54,13 @@ def check_step(db: Db, bus: MessageBus, step: ActiveStep) -> None:
 
 def refresh_inbox(pipeline: FeaturePipeline) -> None:
     """Poll the feature's user messages; keep the running step's inbox current."""
-    step = pipeline.active
-    if step is None or step.concluding:
-        pipeline.relay.poll()
-        return
-    messages, changed = pipeline.relay.deliver_to_inbox(step.run)
-    if changed:
-        write_inbox(pipeline.workspace, messages)
+    with pipeline.relay.lock:  # the pipeline starts the next step under the same lock
+        step = pipeline.active
+        if step is None or step.concluding:
+            pipeline.relay.poll()
+            return
+        messages = pipeline.relay.deliver_to_inbox(step.run)
+        ids = tuple(m.id for m in messages)
+        if ids != pipeline.inbox_ids:  # what the file holds (emptied at each step start)
+            write_inbox(pipeline.workspace, messages)
+            pipeline.inbox_ids = ids

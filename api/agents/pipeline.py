@@ -95,6 +95,8 @@ class FeaturePipeline:
             relay_cursors=claim.relay_cursors,
         )
         self.active: ActiveStep | None = None
+        #: Ids of the messages the workspace's inbox file lists now.
+        self.inbox_ids: tuple[str, ...] = ()
         self.workspace = host.workspace_root / self.feature.id
 
     @property
@@ -151,16 +153,14 @@ class FeaturePipeline:
     async def _run_step(self, current: Checkpoint) -> tuple[Outcome, str]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
+        # The step registers itself with the host as soon as its process exists, so a
+        # shutdown that cancels this task still finds (and interrupts) it.
         step = await to_thread.run_sync(self._start_step, current, future, loop)
         if isinstance(step, tuple):
             return step
-        self.active = step
-        self.host.register(step)
-        try:
-            outcome = await future
-        finally:
-            self.host.unregister(step)
-            self.active = None
+        outcome = await future
+        self.host.unregister(step)
+        self.active = None
         await to_thread.run_sync(self._agent_after, step.run, outcome)
         return outcome, step.detail
 
@@ -173,6 +173,16 @@ class FeaturePipeline:
         loop: asyncio.AbstractEventLoop,
     ) -> ActiveStep | tuple[Outcome, str]:
         db, bus = self.host.db, self.host.bus
+        # Still ours? (A process that was paused past the stale threshold has been
+        # replaced: it must not create a run for a pipeline it no longer owns.)
+        save_checkpoint(
+            db,
+            feature_id=self.feature_id,
+            owner_id=self.host.owner_id,
+            checkpoint=current.to_item(),
+            current_step=current.step,
+            current_run_id=None,
+        )
         run = create_run(
             db,
             data=AgentRunCreate(
@@ -211,6 +221,7 @@ class FeaturePipeline:
         )
         write_guidance(self.workspace, render_section(context, self.relay.guidance()))
         write_inbox(self.workspace, [])
+        self.inbox_ids = ()
         write_atomically(
             self.workspace / MESSAGES_FILE,
             json.dumps(delivery.records, indent=2, ensure_ascii=False) + "\n",
@@ -234,13 +245,16 @@ class FeaturePipeline:
             f"▶ step {run.step} ({run.role.value}, attempt {run.attempt}) started: "
             f"{len(delivery.messages)} relayed message(s), pid {process.pid}"
         )
-        return ActiveStep(
+        step = ActiveStep(
             run=run,
             process=process,
             timeout_s=step_timeout(settings),
             future=future,
             loop=loop,
         )
+        self.active = step
+        self.host.register(step)
+        return step
 
     def _agent_after(self, run: AgentRun, outcome: Outcome) -> None:
         status = {

@@ -163,14 +163,14 @@ class FeatureRelay:
 
     # --- deliveries -----------------------------------------------------------------
 
-    def deliver_to_inbox(self, run: AgentRun) -> tuple[list[AgentMessage], bool]:
-        """Poll, receipt the new messages for the running step; returns (inbox, changed)."""
+    def deliver_to_inbox(self, run: AgentRun) -> list[AgentMessage]:
+        """Poll, receipt the pending messages for the running step; returns the inbox."""
         with self.lock:
-            fresh = self.poll()
+            self.poll()
             for message in self.pending_in_order():
                 if not is_delivered(message):
                     self.pending[message.id] = self._mark_delivered(message, run, CHANNEL_INBOX)
-            return self.pending_in_order(), bool(fresh)
+            return self.pending_in_order()
 
     def deliver_to_step(self, run: AgentRun) -> Delivery:
         """Hand every pending message to the step about to start (and persist the cursors)."""

@@ -89,12 +89,13 @@ class AgentSupervisor:
 
     async def stop(self) -> None:
         self._stopping = True
-        steps = list(self.steps.values())  # cancelled pipelines unregister their steps
         for task in self._loops:
             task.cancel()
         for task in list(self._tasks.values()):
             task.cancel()
+        # Waits for worker threads in flight (a step being started registers itself).
         await asyncio.gather(*self._loops, *self._tasks.values(), return_exceptions=True)
+        steps = list(self.steps.values())
         await asyncio.gather(
             *(to_thread.run_sync(self._interrupt, s) for s in steps), return_exceptions=True
         )
@@ -135,10 +136,14 @@ class AgentSupervisor:
         await to_thread.run_sync(self._beat)
 
     async def monitor_tick(self) -> None:
+        # Steps first: a step found over is marked concluding before its inbox is looked at.
         steps = list(self.steps.values())
-        pipelines = list(self.pipelines.values())
         results = await asyncio.gather(
             *(to_thread.run_sync(check_step, self.db, self.bus, s) for s in steps),
+            return_exceptions=True,
+        )
+        pipelines = list(self.pipelines.values())
+        results += await asyncio.gather(
             *(to_thread.run_sync(refresh_inbox, p) for p in pipelines),
             return_exceptions=True,
         )
@@ -186,6 +191,9 @@ class AgentSupervisor:
             if not self._stopping:
                 self.pipelines.pop(feature_id, None)
                 self._tasks.pop(feature_id, None)
+                for run_id, step in list(self.steps.items()):
+                    if step.run.feature_id == feature_id:
+                        self.steps.pop(run_id, None)
 
     async def _abandon(self, pipeline: FeaturePipeline, *, release: bool) -> None:
         step = pipeline.active

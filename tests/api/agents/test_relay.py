@@ -80,8 +80,7 @@ def test_inbox_then_relay_keeps_the_first_receipt_and_one_notice(
     coder = new_run(moto_db, feature, AgentRunRole.CODER, 2)
     relay = relay_for(moto_db, feature, [coder])
     message = say(moto_db, coder, "use sqlite")
-    inbox, changed = relay.deliver_to_inbox(coder)
-    assert changed
+    inbox = relay.deliver_to_inbox(coder)
     assert [m.content for m in inbox] == ["use sqlite"]
     receipt = inbox[0].receipt
     assert receipt is not None
@@ -91,7 +90,7 @@ def test_inbox_then_relay_keeps_the_first_receipt_and_one_notice(
         coder.id,
         2,
     )
-    assert relay.deliver_to_inbox(coder)[1] is False  # nothing new: no rewrite
+    assert relay.deliver_to_inbox(coder) == inbox  # the same inbox, the same receipt
 
     reviewer = new_run(moto_db, feature, AgentRunRole.REVIEWER, 3)
     relay.add_run(reviewer)

@@ -44,7 +44,11 @@ def race(count: int, attempt: object) -> list[object]:
         return list(pool.map(one, range(count)))
 
 
-def test_racing_pipelines_claim_a_feature_once(db: Db) -> None:
+# The races run on the local engine only: moto does not evaluate conditional writes
+# atomically across threads, so it cannot referee a race (the engine can, as DynamoDB).
+@pytest.mark.engine
+def test_racing_pipelines_claim_a_feature_once(engine_db: Db) -> None:
+    db = engine_db
     feature = new_feature(db)
     results = race(RACERS, lambda i: claim_pending(db, feature_id=feature.id, owner_id=f"wrk_{i}"))
     winners = [r for r in results if r is not None]
@@ -55,7 +59,9 @@ def test_racing_pipelines_claim_a_feature_once(db: Db) -> None:
     assert stored.relay_cursors == {}
 
 
-def test_takeover_is_a_compare_and_swap(db: Db) -> None:
+@pytest.mark.engine
+def test_takeover_is_a_compare_and_swap(engine_db: Db) -> None:
+    db = engine_db
     feature = new_feature(db)
     claim_pending(db, feature_id=feature.id, owner_id="wrk_dead")
     results = race(
