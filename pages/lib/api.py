@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, cast
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
+from streamlit_autorefresh import st_autorefresh
 
 from core.client import DEFAULT_API_URL, ApiClient, ApiError, ApiUnavailable
 
 #: Session-state key tests use to inject a client (real or fake).
 CLIENT_KEY = "oma_api_client"
+#: Milliseconds between automatic retries of a page whose API call failed transiently.
+RETRY_MS = 5_000
 #: Seconds per request: a page must stay responsive when the API hangs.
 DASHBOARD_TIMEOUT_S = 5.0
 
@@ -48,7 +52,7 @@ def describe(error: ApiError, *, url: str | None = None) -> tuple[str, str]:
         return (
             f"The Omakase API at {where} is unreachable.",
             "Start it with `make run` (or `python -m api`) and check `OMAKASE_API_URL`. "
-            "This page retries on its next refresh.",
+            "This page tries again every few seconds.",
         )
     if error.status == 401:
         return (
@@ -61,13 +65,25 @@ def describe(error: ApiError, *, url: str | None = None) -> tuple[str, str]:
     if error.status == 404:
         return ("Not found.", error.detail)
     if error.status >= 500:
-        return ("The API is having trouble.", error.detail)
+        return (
+            "The API is having trouble.",
+            f"{error.detail} This page tries again every few seconds.",
+        )
     return (f"The API answered {error.status}.", error.detail)
+
+
+def is_transient(error: ApiError) -> bool:
+    """Worth retrying by itself: no answer, or the service (or its store) is down."""
+    return isinstance(error, ApiUnavailable) or error.status >= 500
 
 
 def show_error(error: ApiError) -> None:
     title, advice = describe(error)
     st.error(f"**{title}** {advice}", icon="⚠️")
+    if is_transient(error):
+        # The page may have stopped before its own refreshers: retry the whole page.
+        with suppress(StreamlitAPIException):  # already scheduled by another banner
+            st_autorefresh(interval=RETRY_MS, key="oma_api_retry")
 
 
 @contextmanager

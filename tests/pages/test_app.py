@@ -232,3 +232,21 @@ def test_a_failing_api_in_the_open_chat_shows_a_banner(api: FakeApi) -> None:
     at.run()
     assert not at.exception
     assert any("is unreachable" in e.value for e in at.error)
+
+
+def test_failing_live_panels_show_one_banner(api: FakeApi) -> None:
+    api.add_run()
+    page = AppTest.from_file(str(ROOT / "pages/project_detail.py"), default_timeout=TIMEOUT_S)
+    page.session_state[CLIENT_KEY] = api
+    page.run()
+
+    def down(*_: object, **__: object) -> None:
+        raise ApiUnavailable("Cannot reach the API at http://fake: refused.")
+
+    # The page itself loads; its live panels fail: one banner, and the run stops there.
+    setattr(api, "list_agents", down)  # noqa: B010
+    setattr(api, "project_logs", down)  # noqa: B010
+    page.run()
+    assert not page.exception
+    assert len(page.error) == 1
+    assert "is unreachable" in page.error[0].value
