@@ -107,11 +107,11 @@ class FeatureRelay:
         with self.lock:
             fresh: list[AgentMessage] = []
             for run_id in list(self.runs):
-                found = list_messages(
-                    self._db, run_id=run_id, since=self._seen.get(run_id), sender=MessageSender.USER
-                )
+                # Every sender, filtered here: the position then moves past agent
+                # messages and notices too, so each message is read once.
+                found = list_messages(self._db, run_id=run_id, since=self._seen.get(run_id))
                 for message in found:
-                    if message.id not in self.pending:
+                    if message.sender is MessageSender.USER and message.id not in self.pending:
                         self.pending[message.id] = message
                         fresh.append(message)
                 if found:
