@@ -30,8 +30,8 @@ from api.agents.pipeline import FeaturePipeline
 from api.agents.steps import INTERRUPTED_BY_SHUTDOWN, ActiveStep, conclude
 from api.agents.watcher import Work, find_work
 from api.runtime import Runtime
-from api.store.claims import ClaimLostError, claim_pending, release_claim
-from api.store.errors import ConflictError
+from api.store.claims import ClaimLostError, claim_pending, finish_pipeline, release_claim
+from api.store.errors import ConflictError, StoreUnavailableError
 from api.store.features import get_feature
 from api.store.ids import new_id
 from api.store.workers import beat, remove_heartbeat
@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 HEARTBEAT_STALE_INTERVALS = 6
 #: ...but never sooner than this (a GC pause or a slow store call is not a death).
 HEARTBEAT_STALE_MIN_S = 3.0
+#: A pipeline that crashes this often in this process (a bug, not the store) fails.
+MAX_PIPELINE_CRASHES = 3
+MAX_CRASH_MESSAGE_CHARS = 1_000
 
 
 class FeatureNotStartableError(ConflictError):
@@ -66,6 +69,7 @@ class AgentSupervisor:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._crashes: dict[str, int] = {}
 
     # --- PipelineHost ---------------------------------------------------------------
 
@@ -183,10 +187,17 @@ class AgentSupervisor:
             raise  # shutdown: stop() interrupts the step and releases the claim
         except ClaimLostError:
             log.warning("feature %s: another process took the pipeline over", feature_id)
-            await self._abandon(pipeline, release=False)
-        except Exception:
-            log.exception("feature %s: pipeline crashed; releasing it for a resume", feature_id)
-            await self._abandon(pipeline, release=True)
+            await self._abandon(pipeline, interrupt=False, release=False)
+        except StoreUnavailableError:
+            log.warning("feature %s: store unreachable; releasing it for a resume", feature_id)
+            await self._abandon(pipeline, interrupt=True, release=True)
+        except Exception as error:
+            log.exception("feature %s: pipeline crashed", feature_id)
+            crashes = self._crashes.get(feature_id, 0) + 1
+            self._crashes[feature_id] = crashes
+            await self._abandon(pipeline, interrupt=True, release=crashes < MAX_PIPELINE_CRASHES)
+            if crashes >= MAX_PIPELINE_CRASHES:
+                await self._give_up(feature_id, f"The pipeline crashed {crashes} times: {error}")
         finally:
             if not self._stopping:
                 self.pipelines.pop(feature_id, None)
@@ -195,13 +206,27 @@ class AgentSupervisor:
                     if step.run.feature_id == feature_id:
                         self.steps.pop(run_id, None)
 
-    async def _abandon(self, pipeline: FeaturePipeline, *, release: bool) -> None:
+    async def _give_up(self, feature_id: str, message: str) -> None:
+        """A pipeline that keeps crashing (a bug, not the store) fails its feature."""
+        with contextlib.suppress(Exception):
+            await to_thread.run_sync(
+                lambda: finish_pipeline(
+                    self.db,
+                    feature_id=feature_id,
+                    owner_id=self.owner_id,
+                    status=FeatureStatus.FAILING,
+                    error_message=message[:MAX_CRASH_MESSAGE_CHARS],
+                )
+            )
+
+    async def _abandon(self, pipeline: FeaturePipeline, *, interrupt: bool, release: bool) -> None:
+        """Stop the pipeline's step (failing its run when ``interrupt``); maybe release it."""
         step = pipeline.active
-        if step is not None and release:
+        if step is not None and interrupt:
             with contextlib.suppress(Exception):
                 await to_thread.run_sync(self._interrupt, step)
         elif step is not None:
-            await to_thread.run_sync(step.process.stop)
+            await to_thread.run_sync(step.process.stop)  # the new owner concludes the run
         if release:
             with contextlib.suppress(Exception):
                 await to_thread.run_sync(self._release, pipeline.feature_id)
