@@ -131,6 +131,8 @@ SCROLL_HOOK = """
   }, 150);
   doc.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
+    // An open dropdown or popover takes Escape for itself.
+    if (doc.querySelector('[data-baseweb="popover"], [role="dialog"]')) return;
     const close = doc.querySelector(".st-key-oma_chat_close button");
     if (close) { event.preventDefault(); close.click(); }
   }, true);
