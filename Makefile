@@ -41,11 +41,14 @@ $(FONTS_DIR)/.installed: $(STAMPS)/node infra/fonts/package-lock.json
 	@for f in $(FONT_FILES); do cp infra/fonts/node_modules/@fontsource/$$f.woff2 $(FONTS_DIR)/ || exit 1; done
 	@touch $@
 
-# Debian's chromium for the browser tests (Playwright drives it; never `playwright install`).
+# Debian's chromium for the browser tests (Playwright drives it; never `playwright install`),
+# and a colour emoji font so the mascots render in screenshots.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "color emoji"; then \
+	  echo "installing Debian's chromium and fonts-noto-color-emoji"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
+	fi
 
 lint:
 	$(PY) -m ruff check .
