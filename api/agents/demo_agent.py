@@ -77,8 +77,10 @@ class ApiCaller:
             method=method,
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
+        # No proxies: the API is ours (usually on loopback), never behind HTTP(S)_PROXY.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:  # noqa: S310
+            with opener.open(request, timeout=HTTP_TIMEOUT_S) as response:
                 return int(response.status), response.read().decode()
         except urllib.error.HTTPError as error:
             return int(error.code), error.read().decode(errors="replace")

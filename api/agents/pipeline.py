@@ -133,6 +133,7 @@ class FeaturePipeline:
             self.relay.add_run(run)
             if run.is_active:
                 self._fail_quietly(run.id, self.takeover_error)
+                self.set_agent_idle(run, AgentStatus.STOPPED)
         self.workspace.mkdir(parents=True, exist_ok=True)
         if current.run_id is None:
             return Decision(next=current)
