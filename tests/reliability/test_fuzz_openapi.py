@@ -123,4 +123,5 @@ def test_enough_cases_were_generated() -> None:
     """Runs after the generated tests of this module (pytest keeps file order)."""
     if not SEEDED or SEEDED[-1].cases == 0:
         pytest.skip("run with the generated tests to count their cases")
+    print(f"\ngenerated cases: {SEEDED[-1].cases}")  # shown with -s (docs/RELIABILITY.md)
     assert SEEDED[-1].cases >= MIN_TOTAL_CASES
