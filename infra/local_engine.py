@@ -22,6 +22,8 @@ from types import TracebackType
 
 ENGINE_DIR = Path(__file__).resolve().parent / "local_dynamodb"
 CLI = ENGINE_DIR / "node_modules" / "dynalite" / "cli.js"
+#: Our launcher (dynalite plus: survive clients that die mid-request).
+SERVE = ENGINE_DIR / "serve.js"
 HOST = "127.0.0.1"
 #: How long the engine may take to accept connections after it starts.
 READY_TIMEOUT_S = 20.0
@@ -79,7 +81,8 @@ class LocalEngine:
         node = shutil.which("node")
         if node is None:
             raise RuntimeError("Node.js is needed to run the local DynamoDB engine.")
-        args = [node, str(ensure_installed()), "--host", HOST, "--port", str(self.port)]
+        ensure_installed()
+        args = [node, str(SERVE), "--host", HOST, "--port", str(self.port)]
         args += ["--createTableMs", TABLE_STATE_MS, "--deleteTableMs", TABLE_STATE_MS]
         args += ["--updateTableMs", TABLE_STATE_MS]
         if self.data_dir is not None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -74,3 +77,25 @@ def test_api_answers_503_while_the_engine_is_down(tmp_path: Path) -> None:
             }
     finally:
         engine.stop()
+
+
+def abort_mid_request(port: int) -> None:
+    """A client that sends half a request and dies (connection reset)."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: local\r\nContent-Type: application/x-amz-json-1.0\r\n"
+            b'X-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 1000\r\n\r\n{"Li'
+        )
+        time.sleep(0.2)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def test_regression_engine_survives_a_client_dying_mid_request(tmp_path: Path) -> None:
+    """dynalite rethrows an aborted request's error; a killed API process took it down."""
+    with LocalEngine(tmp_path / "data") as engine:
+        db = store_on(engine)
+        abort_mid_request(engine.port)
+        project = create_project(db, data=ProjectCreate(name="Still here"))
+        assert get_project(db, project_id=project.id) == project
+        assert engine.process is not None
+        assert engine.process.poll() is None
