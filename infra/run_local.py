@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from api.agents.demo_project import seed_demo_project
+from api.agents.demo_project import seed_demo_project, top_up_demo_project
 from infra.local_engine import LocalEngine, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +35,8 @@ DASHBOARD_PORT = int(os.environ.get("OMAKASE_DASHBOARD_PORT", "8501"))
 READY_TIMEOUT_S = 60.0
 SUPERVISE_POLL_S = 0.5
 STOP_TIMEOUT_S = 10.0
+#: How often the demo project is checked for work (an encore feature is added when idle).
+DEMO_TOP_UP_S = 15.0
 
 
 def operator_token() -> str:
@@ -62,7 +64,15 @@ class Part:
         LOGS.mkdir(parents=True, exist_ok=True)
         with (LOGS / f"{self.name}.log").open("ab") as log:
             self.process = subprocess.Popen(
-                self.argv, cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=log
+                self.argv,
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=log,
+                # Own session: a Ctrl-C reaches only this supervisor, which then stops the
+                # parts in reverse order (the API records interrupted runs before the
+                # engine goes away).
+                start_new_session=True,
             )
 
     def stop(self) -> None:
@@ -101,14 +111,28 @@ def parts(token: str) -> list[Part]:
     }
     return [
         Part("dynamodb", engine.command(), lambda: wait_for_port(ENGINE_PORT)),
-        Part("api", [sys.executable, "-m", "api"], lambda: wait_http_ok(f"{api_url}/healthz"),
-             env=shared),
+        Part(
+            "api",
+            [sys.executable, "-m", "api"],
+            lambda: wait_http_ok(f"{api_url}/healthz"),
+            env=shared,
+        ),
         Part(
             "dashboard",
             [
-                sys.executable, "-m", "streamlit", "run", "dashboard.py",
-                "--server.port", str(DASHBOARD_PORT), "--server.address", "127.0.0.1",
-                "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "dashboard.py",
+                "--server.port",
+                str(DASHBOARD_PORT),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
             ],
             lambda: wait_http_ok(f"http://127.0.0.1:{DASHBOARD_PORT}/_stcore/health"),
             env=shared,
@@ -146,11 +170,20 @@ def main() -> int:
             "Press Ctrl-C to stop.",
             flush=True,
         )
+        next_top_up = time.monotonic() + DEMO_TOP_UP_S
         while not stopping:
+            if time.monotonic() >= next_top_up:
+                added = top_up_demo_project(f"http://127.0.0.1:{API_PORT}", token)
+                if added:
+                    print(f"demo: the agents start on a new feature, {added}", flush=True)
+                next_top_up = time.monotonic() + DEMO_TOP_UP_S
             for part in running:
                 if part.process is not None and part.process.poll() is not None:
-                    print(f"{part.name} exited ({part.process.returncode}); see "
-                          f"{LOGS.relative_to(ROOT)}/{part.name}.log", file=sys.stderr)
+                    print(
+                        f"{part.name} exited ({part.process.returncode}); see "
+                        f"{LOGS.relative_to(ROOT)}/{part.name}.log",
+                        file=sys.stderr,
+                    )
                     return 1
             time.sleep(SUPERVISE_POLL_S)
         return 0

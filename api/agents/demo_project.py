@@ -33,6 +33,15 @@ DEMO_FEATURES: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("Loyalty stamps", "Ten bowls, one free: stamp cards on receipts.", 40, ("Menu page",)),
 )
 HTTP_TIMEOUT_S = 10.0
+#: Features added, one at a time, whenever the demo project has nothing left to do,
+#: so a user who opens the dashboard later still finds agents at work.
+DEMO_ENCORES: tuple[tuple[str, str], ...] = (
+    ("Table booking", "Reserve a counter seat for a time slot."),
+    ("Allergen filter", "Hide bowls with the allergens a guest picks. [request-changes]"),
+    ("Receipt printer", "Print kitchen tickets and receipts."),
+    ("Broth stock alerts", "Warn the chef before a broth runs out."),
+)
+MOVING_STATUSES = frozenset({"pending", "in_progress"})
 
 
 def seed_enabled() -> bool:
@@ -78,3 +87,41 @@ def _seed(api_url: str, token: str) -> dict[str, Any] | None:
             response.raise_for_status()
             ids[name] = response.json()["id"]
         return project
+
+
+def top_up_demo_project(api_url: str, token: str) -> str | None:
+    """Add the next encore feature if the demo project has nothing pending or running.
+
+    Returns the new feature's name, or None (nothing needed, no demo, or the API
+    was unreachable: a demo top-up is never worth failing ``make run`` for).
+    """
+    if not seed_enabled():
+        return None
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(base_url=api_url, headers=headers, timeout=HTTP_TIMEOUT_S) as client:
+            return top_up(client)
+    except httpx.HTTPError:
+        return None
+
+
+def top_up(client: httpx.Client) -> str | None:
+    projects = client.get("/api/projects")
+    projects.raise_for_status()
+    demo = next((p for p in projects.json() if p["name"] == DEMO_PROJECT["name"]), None)
+    if demo is None:
+        return None
+    features = client.get(f"/api/projects/{demo['id']}/features")
+    features.raise_for_status()
+    if any(f["status"] in MOVING_STATUSES for f in features.json()):
+        return None
+    extra = len(features.json()) - len(DEMO_FEATURES)
+    name, description = DEMO_ENCORES[max(extra, 0) % len(DEMO_ENCORES)]
+    round_number = max(extra, 0) // len(DEMO_ENCORES) + 1
+    title = name if round_number == 1 else f"{name} (round {round_number})"
+    created = client.post(
+        f"/api/projects/{demo['id']}/features",
+        json={"name": title, "description": description, "priority": 50},
+    )
+    created.raise_for_status()
+    return title

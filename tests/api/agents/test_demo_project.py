@@ -5,12 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-from api.agents.demo_project import DEMO_FEATURES, seed_demo_project
+from api.agents.demo_project import (
+    DEMO_ENCORES,
+    DEMO_FEATURES,
+    DEMO_PROJECT,
+    seed_demo_project,
+    top_up,
+)
 from api.store.db import Db, ensure_tables, make_client
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for, wait_for
-from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.conftest import AUTH, TOKEN, engine_settings, unique_prefix
 
 
 @pytest.mark.engine
@@ -53,3 +60,22 @@ def test_an_unreachable_api_is_a_warning(
     monkeypatch.delenv("OMAKASE_RUNNER", raising=False)
     assert seed_demo_project("http://127.0.0.1:9", TOKEN) is None
     assert "could not create the demo project" in capsys.readouterr().err
+
+
+def test_idle_demo_project_gets_an_encore_feature(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once every demo feature has finished, `make run` adds one more, one at a time."""
+    monkeypatch.delenv("OMAKASE_RUNNER", raising=False)
+    client.headers.update(AUTH)
+    project = client.post("/api/projects", json=DEMO_PROJECT).json()
+    assert top_up(client) == DEMO_ENCORES[0][0]
+    features = client.get(f"/api/projects/{project['id']}/features").json()
+    assert [(f["name"], f["status"]) for f in features] == [(DEMO_ENCORES[0][0], "pending")]
+    assert top_up(client) is None  # the encore is still pending: nothing more
+
+
+def test_no_encore_for_other_projects(client: TestClient) -> None:
+    client.headers.update(AUTH)
+    client.post("/api/projects", json={"name": "Mine"})
+    assert top_up(client) is None
