@@ -315,16 +315,17 @@ class Subscription:
             await feed.ready.wait()
             while True:
                 changed = feed.changed
-                batch = await feed.read_after(sent)
-                progressed = False
-                for sequence, event in batch:
-                    if sequence == sent + 1:
-                        yield event
-                        sent = sequence
-                        progressed = True
-                    # anything else (<= sent) was already sent: dropped
-                if progressed:
-                    continue
+                if sent < feed.head:  # (a caught-up viewer skips the read: cheaper fan-out)
+                    batch = await feed.read_after(sent)
+                    progressed = False
+                    for sequence, event in batch:
+                        if sequence == sent + 1:
+                            yield event
+                            sent = sequence
+                            progressed = True
+                        # anything else (<= sent) was already sent: dropped
+                    if progressed:
+                        continue
                 if feed.ended is not None and sent >= feed.head:
                     yield close_event(feed.ended)
                     return
