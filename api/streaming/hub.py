@@ -278,7 +278,8 @@ class RunFeed:
         if not self.ahead:
             self.ended = run.status
             self._notify()
-        else:
+        else:  # fill the gap first, then decide again
+            self._need_status = True
             self._poll_now.set()
 
 
