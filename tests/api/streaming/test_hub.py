@@ -160,3 +160,26 @@ def test_feed_absorbs_out_of_order_and_duplicates(moto_db: Db) -> None:
     assert feed.head == 3
     assert [sequence for sequence, _ in feed.window] == [1, 2, 3]
     assert feed.ahead == {}
+
+
+async def test_a_resume_id_past_the_thread_end_does_not_hide_later_messages(
+    hub: StreamHub,
+) -> None:
+    """A stale id (say, from before the store was reset) creates the feed: the feed learns
+    the real head, so the next commit still reaches a viewer who starts from the beginning."""
+    run = new_run(hub.db)
+    for i in range(2):
+        create_message(hub.db, run=run, sender=MessageSender.USER, content=f"m{i}")
+    stale = hub.subscribe(run_id=run.id, after=50)
+    await stale.opened()
+    assert hub.feeds[run.id].head == 2
+    fresh = hub.subscribe(run_id=run.id, after=0)
+    await fresh.opened()
+    reader = Reader(fresh)
+    await reader.next()  # retry hint
+    assert [await reader.next_cursor(), await reader.next_cursor()] == [
+        "000000000001",
+        "000000000002",
+    ]
+    posted = await post_via_bus(hub, run, "after")
+    assert await reader.next_cursor() == posted.cursor
