@@ -86,6 +86,24 @@ Entry = tuple[int, bytes]
 _STATUS_TYPES = frozenset({MessageType.STATUS, MessageType.ERROR})
 
 
+_frozen = False
+
+
+def freeze_startup_objects() -> None:
+    """``gc.freeze()`` once per process, after start-up.
+
+    Start-up objects (modules, the app, pydantic schemas) move out of the
+    collector's view, so full collections get shorter with many open streams.
+    Once only: frozen objects are never collected, so freezing again (an app
+    built twice in one process, as tests do) would keep garbage forever.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 class StreamCapReachedError(Exception):
     """This process already serves ``settings.max_streams`` streams."""
 
@@ -359,10 +377,7 @@ class StreamHub:
         self._loop = asyncio.get_running_loop()
         self._unsubscribe = [self.bus.subscribe(self._on_commit)]
         if self.settings.gc_freeze:
-            # Start-up objects (modules, app, pydantic schemas) move out of the
-            # collector's view: full collections get shorter with many streams.
-            gc.collect()
-            gc.freeze()
+            freeze_startup_objects()
 
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
