@@ -31,6 +31,7 @@ import pytest
 from api.settings import DYNAMODB_CONNECT_TIMEOUT_S, DYNAMODB_MAX_ATTEMPTS
 from api.store.db import Db, ensure_tables, make_client
 from api.store.messages import list_messages
+from api.streaming.hub import STREAM_OPEN_TIMEOUT_S
 from infra.local_engine import LocalEngine, free_port
 from tests.conftest import AUTH, engine_settings, unique_prefix
 from tests.reliability.conftest import api_server, seed_run
@@ -89,6 +90,7 @@ def test_engine_killed_mid_load_loses_nothing_acknowledged(
     outage_engine: LocalEngine, outage_db: Db, outage_api: ApiServer
 ) -> None:
     run = seed_run(outage_db)
+    quiet = seed_run(outage_db)
     url = f"/api/agent-runs/{run.id}/messages"
     figures: dict[str, float] = {}
     refusals: list[str] = []
@@ -135,6 +137,18 @@ def test_engine_killed_mid_load_loses_nothing_acknowledged(
                 started = time.monotonic()
                 posted = await probe.post(url, json={"content": "while down"})
                 figures["post_503_s"] = time.monotonic() - started
+                # Another viewer of the watched run joins its live feed (no store read).
+                async with probe.stream("GET", f"{url}/stream") as joined:
+                    assert joined.status_code == 200
+                # A viewer of a run nobody watches needs the store: a 503 with a sentence
+                # once the feed's first read has had STREAM_OPEN_TIMEOUT_S to succeed.
+                started = time.monotonic()
+                new_stream = await probe.get(f"/api/agent-runs/{quiet.id}/messages/stream")
+                figures["new_stream_503_s"] = time.monotonic() - started
+            assert new_stream.status_code == 503
+            assert new_stream.json() == {
+                "detail": "Could not open the stream: the store did not answer in time; try again."
+            }
             assert listing.status_code == 503
             assert listing.headers["Retry-After"] == "5"
             assert listing.json() == {"detail": f"Could not read the agent run: {UNREACHABLE}"}
@@ -154,6 +168,7 @@ def test_engine_killed_mid_load_loses_nothing_acknowledged(
     follower, acked = asyncio.run(scenario())
     for name in ("healthz_503_s", "get_503_s", "post_503_s"):
         assert figures[name] < MAX_503_S, figures
+    assert figures["new_stream_503_s"] < STREAM_OPEN_TIMEOUT_S + MAX_503_S, figures
     stored = list_messages(outage_db, run_id=run.id)
     stored_ids = [m.id for m in stored]
     # Every acknowledged message is there, exactly once.
