@@ -71,8 +71,11 @@ def stack(
             yield Stack(api, dashboard, db, client)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # Package scope, not session: Playwright's sync API keeps an event loop running
+    # in the main thread while it is open, and later tests that call asyncio.run()
+    # would fail with "cannot be called from a running event loop".
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
