@@ -25,7 +25,8 @@ the RSS series, and exits 1 if any stream lost, repeated or reordered a message.
 
 Usage (defaults: 2,000 streams, 10 runs, 50 msg/s, 300 s)::
 
-    .venv/bin/python -m bench.sse_load
+    .venv/bin/python -m bench.sse_load --runs 40    # 50 viewers per run (docs/RELIABILITY.md)
+    .venv/bin/python -m bench.sse_load              # 200 viewers per run: past this machine's knee
     .venv/bin/python -m bench.sse_load --streams 500 --seconds 30
 """
 
