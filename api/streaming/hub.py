@@ -141,6 +141,10 @@ class RunFeed:
         #: Set when the first read found no such run (the route answers 404).
         self.not_found: NotFoundError | None = None
         self.ready = asyncio.Event()
+        #: Set once the first read was tried, whatever came of it (viewers stop waiting).
+        self.first_read_tried = asyncio.Event()
+        #: Why the last first-read attempt failed (the store is down): viewers get a 503.
+        self.open_error: StoreError | None = None
         self._changed = asyncio.Event()
         self._poll_now = asyncio.Event()
         self._need_status = True
@@ -269,7 +273,15 @@ class RunFeed:
             self.ended = AgentRunStatus.FAILED  # stops the poller; nobody streams this feed
             self.hub.forget(self)
             self.ready.set()
+            self.first_read_tried.set()
             return
+        except StoreError as error:
+            if first:
+                # Waiting viewers answer 503 now instead of at the open timeout; the
+                # poller keeps trying, and later viewers wait for its next attempt.
+                self.open_error = error
+                self.first_read_tried.set()
+            raise
         if first:
             if not messages and self.head > 0:
                 # Resuming past the real end of the thread (a stale or foreign id):
@@ -278,6 +290,8 @@ class RunFeed:
                     self.hub.read_head_at_most, run_id=self.run_id, at_most=self.head
                 )
             self.ready.set()
+            self.open_error = None
+            self.first_read_tried.set()
         self.absorb(messages)
         if run is not None:
             self._status_read_at = time.monotonic()
@@ -315,12 +329,17 @@ class Subscription:
         ``StoreUnavailableError`` when the store does not answer in time (slot released)."""
         try:
             with anyio.fail_after(STREAM_OPEN_TIMEOUT_S):
-                await self.feed.ready.wait()
+                await self.feed.first_read_tried.wait()
         except TimeoutError:
             self.release()
             raise StoreUnavailableError(
                 "Could not open the stream: the store did not answer in time; try again."
             ) from None
+        if not self.feed.ready.is_set():
+            self.release()
+            raise StoreUnavailableError(
+                str(self.feed.open_error or "Could not open the stream: the store failed.")
+            )
         if self.feed.not_found is not None:
             self.release()
             raise self.feed.not_found
