@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from infra.processes import stop_process
+
 ENGINE_DIR = Path(__file__).resolve().parent / "local_dynamodb"
 CLI = ENGINE_DIR / "node_modules" / "dynalite" / "cli.js"
 #: Our launcher (dynalite plus: survive clients that die mid-request).
@@ -103,25 +105,15 @@ class LocalEngine:
 
     def stop(self) -> None:
         """Stop the engine (SIGTERM, then SIGKILL); data on disk stays."""
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-        self.process = None
+        if self.process is not None:
+            stop_process(self.process, STOP_TIMEOUT_S)
+            self.process = None
 
     def kill(self) -> None:
         """Kill the engine abruptly (fault-injection tests)."""
         if self.process is not None:
             self.process.kill()
-            self.process.wait()
-            if self.process.stderr is not None:
-                self.process.stderr.close()
+            stop_process(self.process, STOP_TIMEOUT_S)
             self.process = None
 
     def __enter__(self) -> LocalEngine:

@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from api.agents.demo_project import seed_demo_project, top_up_demo_project
 from infra.local_engine import LocalEngine, wait_for_port
+from infra.processes import stop_process, wait_http_ok
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".data"
@@ -76,25 +75,8 @@ class Part:
             )
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def wait_http_ok(url: str, timeout: float = READY_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f} s")
+        if self.process is not None:
+            stop_process(self.process, STOP_TIMEOUT_S)
 
 
 def parts(token: str) -> list[Part]:
@@ -114,7 +96,7 @@ def parts(token: str) -> list[Part]:
         Part(
             "api",
             [sys.executable, "-m", "api"],
-            lambda: wait_http_ok(f"{api_url}/healthz"),
+            lambda: wait_http_ok(f"{api_url}/healthz", timeout=READY_TIMEOUT_S),
             env=shared,
         ),
         Part(
@@ -134,7 +116,9 @@ def parts(token: str) -> list[Part]:
                 "--browser.gatherUsageStats",
                 "false",
             ],
-            lambda: wait_http_ok(f"http://127.0.0.1:{DASHBOARD_PORT}/_stcore/health"),
+            lambda: wait_http_ok(
+                f"http://127.0.0.1:{DASHBOARD_PORT}/_stcore/health", timeout=READY_TIMEOUT_S
+            ),
             env=shared,
         ),
     ]

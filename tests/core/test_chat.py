@@ -26,7 +26,8 @@ from core.models import (
     ReceiptState,
 )
 from tests.conftest import TOKEN
-from tests.support.servers import ROOT, ApiServer
+from tests.support.process import ROOT
+from tests.support.servers import ApiServer
 
 pytestmark = pytest.mark.engine
 

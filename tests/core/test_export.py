@@ -20,7 +20,8 @@ from core.export import COLUMNS, FORMATS, ExportProgress, export_messages, to_by
 from core.models import AgentRun, AgentRunCreate, AgentRunRole
 from infra.local_engine import LocalEngine
 from tests.conftest import TOKEN, engine_settings, unique_prefix
-from tests.support.servers import ROOT, ApiServer
+from tests.support.process import ROOT
+from tests.support.servers import ApiServer
 
 
 @pytest.fixture

@@ -8,92 +8,54 @@ genuinely running agent with its own process, logs and replies.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-
-import httpx
 
 from api.auth import derive_agent_secret, mint_agent_token
 from core.client import ApiClient
 from core.models import AgentRun, AgentRunRole, AgentStatus, Feature, Project
 from infra.local_engine import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-DASHBOARD_READY_TIMEOUT_S = 60.0
-DASHBOARD_STOP_TIMEOUT_S = 10.0
+from tests.support.process import ServiceProcess
 
 
-class DashboardServer:
+class DashboardServer(ServiceProcess):
     """``streamlit run dashboard.py`` on a free port, pointed at an API."""
+
+    name = "the dashboard"
+    ready_timeout = 60.0
 
     def __init__(
         self, *, api_url: str, token: str, log_path: Path, env: dict[str, str] | None = None
     ) -> None:
         self.port = free_port()
-        self.log_path = log_path
-        self.env = {
-            **os.environ,
-            "OMAKASE_API_URL": api_url,
-            "OMAKASE_API_TOKEN": token,
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            log_path=log_path,
+            env={
+                **os.environ,
+                "OMAKASE_API_URL": api_url,
+                "OMAKASE_API_TOKEN": token,
+                "PYTHONUNBUFFERED": "1",
+                **(env or {}),
+            },
+        )
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> DashboardServer:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", "dashboard.py",
-                "--server.port", str(self.port), "--server.address", "127.0.0.1",
-                "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                "--server.fileWatcherType", "none",
-            ],
-            cwd=ROOT, env=self.env, stdout=log, stderr=log,
-        )  # fmt: skip
-        log.close()
-        deadline = time.monotonic() + DASHBOARD_READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the dashboard exited early; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.url}/_stcore/health", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise TimeoutError(f"the dashboard did not start; see {self.log_path}")
+    @property
+    def health_url(self) -> str:
+        return f"{self.url}/_stcore/health"
 
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=DASHBOARD_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-    def __enter__(self) -> DashboardServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def argv(self) -> list[str]:
+        return [
+            sys.executable, "-m", "streamlit", "run", "dashboard.py",
+            "--server.port", str(self.port), "--server.address", "127.0.0.1",
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none",
+        ]  # fmt: skip
 
 
 #: Longest wait for the pipeline to put the first agent to work.
