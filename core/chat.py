@@ -51,6 +51,7 @@ from httpx_sse import EventSource
 from pydantic import ValidationError
 
 from core.agents import persona
+from core.client import detail_of
 from core.models import (
     MAX_MESSAGE_CHARS,
     AgentMessage,
@@ -113,18 +114,6 @@ class ChatSnapshot:
 
 def new_client_id() -> str:
     return f"{CLIENT_ID_PREFIX}{uuid.uuid4().hex}"
-
-
-def _detail(response: httpx.Response) -> str:
-    """The API's ``detail`` sentence, or a generic one."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    detail = body.get("detail") if isinstance(body, dict) else None
-    if isinstance(detail, str):
-        return detail
-    return f"The service answered {response.status_code} {response.reason_phrase}."
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:
@@ -402,7 +391,7 @@ class AgentChat:
                 ) as response:
                     if response.status_code != 200:
                         await response.aread()
-                        detail = _detail(response)
+                        detail = detail_of(response)
                         if response.status_code in FATAL_STREAM_STATUSES:
                             self._set(error=detail, connected=False, stopped=True)
                             return
@@ -459,9 +448,9 @@ class AgentChat:
                         self._changed()
                     return
                 if not _retryable(response):
-                    self._roll_back(client_id, _detail(response))
+                    self._roll_back(client_id, detail_of(response))
                     return
-                problem = _detail(response)
+                problem = detail_of(response)
                 delay = max(delay, _retry_after(response, delay))
             await asyncio.sleep(delay)
             delay = min(delay * RECONNECT_FACTOR, SEND_RETRY_MAX_S)
@@ -510,7 +499,7 @@ def send_once(
                     return AgentMessage.model_validate(response.json())
                 if not _retryable(response) or last:
                     raise httpx.HTTPStatusError(
-                        _detail(response), request=response.request, response=response
+                        detail_of(response), request=response.request, response=response
                     )
                 delay = max(delay, _retry_after(response, delay))
             time.sleep(delay)

@@ -75,7 +75,8 @@ class ApiUnavailable(ApiError):
         super().__init__(NO_RESPONSE, detail)
 
 
-def _detail_of(response: httpx.Response) -> str:
+def detail_of(response: httpx.Response) -> str:
+    """The API's ``detail`` sentence (errors are ``{"detail": ...}``), or what it sent."""
     try:
         body = response.json()
     except ValueError:
@@ -159,7 +160,7 @@ class ApiClient:
                 f"Cannot reach the API at {self.base_url}: {error or type(error).__name__}."
             ) from None
         if response.status_code >= 400:
-            raise ApiError(response.status_code, _detail_of(response))
+            raise ApiError(response.status_code, detail_of(response))
         return response
 
     def request(
