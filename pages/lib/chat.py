@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from html import escape
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from core.agents import persona
 from core.chat import AgentChat, ChatEndedError
@@ -384,30 +383,42 @@ def live_thread(run_id: str) -> None:
     notice = st.empty()
     if ended:
         st.html(f'<div class="oma-ended">{ENDED_TEXT}</div>')
-    typed = st.chat_input(
+    # Sent from the submit callback, not from the value chat_input returns: a
+    # callback runs once per submission, while a script run interrupted by the
+    # fragment's timer is replayed with the same returned value, which sent one
+    # message twice (with two client ids) — a regression test covers it.
+    st.chat_input(
         f"Message {meta.agent_name}…",
-        key=f"oma_chat_input_{run_id}",
+        key=input_key(run_id),
         disabled=ended,
         max_chars=MAX_MESSAGE_CHARS,
+        on_submit=submit_typed,
+        args=(run_id,),
     )
-    posting = None
-    if isinstance(typed, str) and typed.strip() and not ended:
-        if chat_mode() == STREAM_MODE:
-            chat = agent_chat(client, run_id)
-            try:
-                chat.send_message(typed)  # optimistic at once; POSTed in the background
-            except (ValueError, ChatEndedError) as error:
-                state.send_error = str(error)
-            sync_from_chat(state, chat)
-        else:
-            posting = state.add_pending(typed.strip())
     if state.send_error:
         notice.error(state.send_error, icon="⚠️")
     with thread:
         render_thread(state, meta, ended=ended)
-    if posting is not None:
-        send(client, state, posting.content, posting.id)
+
+
+def input_key(run_id: str) -> str:
+    return f"oma_chat_input_{run_id}"
+
+
+def submit_typed(run_id: str) -> None:
+    """``on_submit`` of the chat input: send what was typed, exactly once."""
+    typed = st.session_state.get(input_key(run_id))
+    if not isinstance(typed, str) or not typed.strip():
+        return
+    client = get_client()
+    state = thread_state(run_id)
+    if chat_mode() == STREAM_MODE:
+        chat = agent_chat(client, run_id)
         try:
-            st.rerun(scope="fragment")
-        except StreamlitAPIException:  # submitted during a full-app run
-            st.rerun()
+            chat.send_message(typed)  # optimistic at once; POSTed in the background
+        except (ValueError, ChatEndedError) as error:
+            state.send_error = str(error)
+        sync_from_chat(state, chat)
+    else:
+        posting = state.add_pending(typed.strip())
+        send(client, state, posting.content, posting.id)

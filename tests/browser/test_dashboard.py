@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect
 
-from core.models import AgentRunStatus
+from core.models import AgentRunStatus, MessageSender
 from tests.browser.conftest import Stack
 from tests.support.dashboard import Scenario, start_running_agent
 
@@ -114,6 +114,10 @@ def test_chat_with_a_running_agent(stack: Stack, page: Page, artifacts_dir: Path
     expect(page.locator(".oma-msg-agent .oma-bubble", has_text="Got it")).to_have_count(1)
     expect(page.locator(".oma-receipt", has_text="delivered to step 1")).to_have_count(1)
     expect(mine(page, "Please use more garlic")).to_have_count(1)
+    # Regression: a fragment run interrupted by its timer replayed the submitted value
+    # and sent it a second time under a new client id (two stored copies, two replies).
+    stored = stack.client.list_messages(scenario.run.id, sender=MessageSender.USER)
+    assert [m.content for m in stored] == ["Please use more garlic"]
 
     # A phase change arrives as a centred notice, live.
     notices = page.locator(".oma-status")
