@@ -10,7 +10,6 @@ is kept in order, so "exactly once, in order" is a plain list comparison.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,44 +18,24 @@ from typing import Any
 
 import httpx
 
+from tests.api.streaming.sse import Block, read_line
+
 #: A stream that says nothing (not even a keep-alive) for this long is treated as dead.
 STREAM_IDLE_TIMEOUT_S = 20.0
 #: Pause between reconnects after an error (a browser uses the server's ``retry:``).
 RECONNECT_PAUSE_S = 0.2
 
 
-@dataclass
-class Event:
-    id: str | None = None
-    event: str | None = None
-    data: list[str] = field(default_factory=list)
-    comments: list[str] = field(default_factory=list)
-
-    @property
-    def is_message(self) -> bool:
-        return self.event is None and bool(self.data)
-
-    def json(self) -> Any:
-        return json.loads("\n".join(self.data))
+#: One block of the stream (the same parser as the synchronous test reader).
+Event = Block
 
 
 async def events(response: httpx.Response) -> AsyncIterator[Event]:
     event = Event()
     async for line in response.aiter_lines():
-        if line == "":
+        if read_line(event, line) is not None:
             yield event
             event = Event()
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "":
-            event.comments.append(value)
-        elif name == "id":
-            event.id = value
-        elif name == "event":
-            event.event = value
-        elif name == "data":
-            event.data.append(value)
 
 
 def stream_url(run_id: str) -> str:

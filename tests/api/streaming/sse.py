@@ -35,25 +35,31 @@ class Block:
         return json.loads("\n".join(self.data))
 
 
+def read_line(block: Block, line: str) -> Block | None:
+    """Add one wire line to ``block``; returns the finished block at a blank line."""
+    if line == "":
+        return block
+    name, _, value = line.partition(":")
+    value = value.removeprefix(" ")
+    if name == "":
+        block.comments.append(value)
+    elif name == "id":
+        block.id = value
+    elif name == "event":
+        block.event = value
+    elif name == "data":
+        block.data.append(value)
+    elif name == "retry":
+        block.retry = int(value)
+    return None
+
+
 def blocks(response: httpx.Response) -> Iterator[Block]:
     block = Block()
     for line in response.iter_lines():
-        if line == "":
+        if read_line(block, line) is not None:
             yield block
             block = Block()
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "":
-            block.comments.append(value)
-        elif name == "id":
-            block.id = value
-        elif name == "event":
-            block.event = value
-        elif name == "data":
-            block.data.append(value)
-        elif name == "retry":
-            block.retry = int(value)
 
 
 def open_stream(
