@@ -27,7 +27,8 @@ from typing import Any
 
 from api.store.codec import Item, from_item, to_item, to_value
 from api.store.db import Db
-from api.store.errors import NotFoundError, StoreError, store_errors
+from api.store.errors import StoreError, store_errors
+from api.store.features import get_feature_item
 from core.models import Feature, FeatureStatus, iso, utc_now
 from core.tables import FEATURES
 
@@ -60,13 +61,7 @@ class FeatureClaim:
 
 
 def read_claim(db: Db, *, feature_id: str) -> FeatureClaim:
-    with store_errors("read the feature"):
-        raw = db.client.get_item(
-            TableName=db.table(FEATURES), Key=to_item({"id": feature_id}), ConsistentRead=True
-        ).get("Item")
-    if raw is None:
-        raise NotFoundError(f"Feature {feature_id} was not found.")
-    return FeatureClaim.from_item(from_item(raw))
+    return FeatureClaim.from_item(get_feature_item(db, feature_id=feature_id))
 
 
 def _update(

@@ -44,14 +44,19 @@ def create_feature(db: Db, *, project_id: str, data: FeatureCreate) -> Feature:
     return feature
 
 
-def get_feature(db: Db, *, feature_id: str) -> Feature:
+def get_feature_item(db: Db, *, feature_id: str) -> dict[str, Any]:
+    """The feature's whole item (with the pipeline's claim attributes), read consistently."""
     with store_errors("read the feature"):
         raw = db.client.get_item(
             TableName=db.table(FEATURES), Key=to_item({"id": feature_id}), ConsistentRead=True
         ).get("Item")
     if raw is None:
         raise NotFoundError(f"Feature {feature_id} was not found.")
-    return Feature.model_validate(from_item(raw))
+    return from_item(raw)
+
+
+def get_feature(db: Db, *, feature_id: str) -> Feature:
+    return Feature.model_validate(get_feature_item(db, feature_id=feature_id))
 
 
 def list_features(db: Db, *, project_id: str) -> list[Feature]:
