@@ -26,6 +26,8 @@ DYNAMODB_MAX_ATTEMPTS = 3
 class RunnerKind(StrEnum):
     DEMO = "demo"
     COMMAND = "command"
+    #: Claude Code kept open for the whole step (streaming JSON): live steering.
+    CLAUDE = "claude"
 
 
 class Settings(BaseSettings):
@@ -52,6 +54,12 @@ class Settings(BaseSettings):
     #: ``command`` runner: the agent command line (shell words).
     agent_command: str | None = None
     demo_step_seconds: float = Field(default=20.0, ge=0.0)
+    #: ``claude`` runner: the CLI to run (default: the pinned one in
+    #: infra/claude_code, else ``claude`` on PATH) and extra arguments (shell words).
+    claude_bin: str | None = None
+    claude_args: str = ""
+    #: ``ask_human``: how long an agent waits for the person's answer.
+    ask_timeout_seconds: float = Field(default=900.0, gt=0.0)
     workspace_root: Path = Path(".data/workspaces")
 
     #: Monitor loop period (process status, new user messages, inbox).

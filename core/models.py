@@ -52,6 +52,8 @@ class AgentRunStatus(StrEnum):
     CODING = "coding"
     TESTING = "testing"
     REVIEWING = "reviewing"
+    #: The agent asked the person a question (``ask_human``) and waits for the answer.
+    WAITING = "waiting"
     COMPLETED = "completed"
     FAILED = "failed"
 
@@ -72,12 +74,61 @@ class MessageType(StrEnum):
     MESSAGE = "message"
     STATUS = "status"
     ERROR = "error"
+    #: An agent's question to the person (``ask_human``), with optional quick answers.
+    QUESTION = "question"
 
 
 class ReceiptState(StrEnum):
+    """Where a user message is on its way to an agent; states only move forward.
+
+    ``queued`` → ``sent`` (written to a live agent's input) → ``delivered`` (the
+    agent confirmed it took the message, or a step started with it), or the end
+    states ``not_delivered`` / ``withdrawn``.
+    """
+
     QUEUED = "queued"
+    SENT = "sent"
     DELIVERED = "delivered"
     NOT_DELIVERED = "not_delivered"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def rank(self) -> int:
+        return RECEIPT_RANK[self]
+
+
+#: Forward order of receipt states: a receipt is only ever replaced by a higher rank.
+RECEIPT_RANK: dict[ReceiptState, int] = {
+    ReceiptState.QUEUED: 0,
+    ReceiptState.SENT: 1,
+    ReceiptState.DELIVERED: 2,
+    ReceiptState.NOT_DELIVERED: 3,
+    ReceiptState.WITHDRAWN: 3,
+}
+
+
+class DeliveryChannel(StrEnum):
+    """How a user message reached an agent."""
+
+    #: Written to a live agent's input during its step (claude runner).
+    LIVE = "live"
+    #: Handed to the next step at its start (environment + CLAUDE.md).
+    RELAY = "relay"
+    #: The mid-step inbox file (demo and command runners).
+    INBOX = "inbox"
+    #: Read by the agent with the ``check_messages`` MCP tool.
+    MCP = "mcp"
+
+
+class DeliveryMode(StrEnum):
+    """What the person asked for when sending (``mode`` on POST)."""
+
+    #: Hand it to the running agent now (it lands at the agent's next tool boundary).
+    STEER = "steer"
+    #: Hold it for the next step.
+    QUEUE = "queue"
+    #: Stop the running turn first; the message starts the next turn at once.
+    INTERRUPT = "interrupt"
 
 
 class LogStream(StrEnum):
@@ -177,6 +228,27 @@ class Agent(CamelModel):
 # --- agent runs ---------------------------------------------------------------------
 
 
+class RunUsage(CamelModel):
+    """What an agent reported its work cost (Claude Code's ``result`` events), summed."""
+
+    turns: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def plus(self, other: RunUsage) -> RunUsage:
+        return RunUsage(
+            turns=self.turns + other.turns,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_creation_tokens=self.cache_creation_tokens + other.cache_creation_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+        )
+
+
 class AgentRun(CamelModel):
     id: str
     project_id: str
@@ -194,6 +266,11 @@ class AgentRun(CamelModel):
     updated_at: str
     #: Last message cursor the user has seen (read marker, for unread counts).
     read_cursor: str | None = None
+    #: True while the step runs under a live runner (claude): ``steer`` and
+    #: ``interrupt`` reach the agent during the step.
+    live: bool = False
+    #: What the agent reported its step cost (summed over its turns).
+    usage: RunUsage | None = None
 
     @property
     def is_active(self) -> bool:
@@ -230,9 +307,11 @@ class DeliveryReceipt(CamelModel):
     run_id: str | None = None
     role: AgentRunRole | None = None
     step: int | None = None
-    #: ``relay`` (between steps) or ``inbox`` (mid-step inbox file).
+    #: How it got there: ``live``, ``relay``, ``inbox`` or ``mcp`` (``DeliveryChannel``).
     channel: str | None = None
     reason: str | None = None
+    #: When the message was written to a live agent's input (state ``sent``).
+    sent_at: str | None = None
 
 
 class MessageCreate(InputModel):
@@ -241,6 +320,9 @@ class MessageCreate(InputModel):
     content: str
     #: Client message id: a retry with the same id stores one message.
     id: Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)] | None = None
+    #: ``steer`` (default while a live step runs), ``queue`` (default otherwise) or
+    #: ``interrupt``. Only for user messages.
+    mode: DeliveryMode | None = None
 
     @field_validator("content")
     @classmethod
@@ -272,6 +354,10 @@ class AgentMessage(CamelModel):
     receipt: DeliveryReceipt | None = None
     #: Delivery notices: the id of the user message this notice is a receipt for.
     receipt_for: str | None = None
+    #: User messages: the delivery mode the person chose (``steer``/``queue``/``interrupt``).
+    mode: DeliveryMode | None = None
+    #: Questions (``type: question``): quick answers offered to the person.
+    options: list[str] | None = None
 
 
 class ReadMarkerUpdate(InputModel):
