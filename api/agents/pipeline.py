@@ -41,7 +41,7 @@ from api.store.agents import list_agents, update_agent
 from api.store.claims import FeatureClaim, finish_pipeline, save_checkpoint
 from api.store.db import Db
 from api.store.errors import ConflictError
-from api.store.runs import create_run, get_run, list_runs_for_feature, set_run_live
+from api.store.runs import create_run, get_run, list_runs_for_feature
 from core.agents import persona
 from core.models import (
     AgentRun,
@@ -197,6 +197,7 @@ class FeaturePipeline:
                 role=current.role,
                 step=current.step,
                 attempt=current.attempt,
+                live=self.host.settings.runner is RunnerKind.CLAUDE,
             ),
         )
         self.relay.add_run(run)
@@ -243,8 +244,6 @@ class FeaturePipeline:
                 settings, agent_secret=self.host.agent_secret, launch=launch, base=dict(os.environ)
             )
             if settings.runner is RunnerKind.CLAUDE:
-                set_run_live(db, run_id=run.id, live=True)
-                run = run.model_copy(update={"live": True})
                 live = start_live_step(
                     db,
                     bus,

@@ -36,7 +36,7 @@ SENT_NOTICE_PREFIX = "live-sent-"
 #: How each channel is named in the "Delivered to …" notice.
 CHANNEL_WORDS: dict[str, str] = {
     DeliveryChannel.LIVE: " live, during its step",
-    DeliveryChannel.RELAY: " at the start of its step",
+    DeliveryChannel.RELAY: "",
     DeliveryChannel.INBOX: " via the inbox",
     DeliveryChannel.MCP: " via check_messages",
 }

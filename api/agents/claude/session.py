@@ -141,9 +141,17 @@ class LiveSession:
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
-        """Write the role prompt (the first turn) and start the session thread."""
+        """Write the role prompt (the first turn) and start the session thread.
+
+        A CLI that died at once (bad binary, bad arguments) closed its input: the
+        step then ends with the process's exit code, which the monitor reports.
+        """
+        try:
+            self._transport.send(user_line(self._prompt, uuid=str(uuidlib.uuid4())))
+        except TransportClosedError:
+            log.warning("the agent's input closed before the prompt was written")
+            return
         self._begin_turn()
-        self._transport.send(user_line(self._prompt, uuid=str(uuidlib.uuid4())))
         self._thread.start()
 
     def stop(self) -> None:
