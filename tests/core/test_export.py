@@ -20,13 +20,14 @@ from core.export import COLUMNS, FORMATS, ExportProgress, export_messages, to_by
 from core.models import AgentRun, AgentRunCreate, AgentRunRole
 from infra.local_engine import LocalEngine
 from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.support.http import as_httpx
 from tests.support.process import ROOT
 from tests.support.servers import ApiServer
 
 
 @pytest.fixture
 def api(client: TestClient) -> ApiClient:
-    return ApiClient("http://testserver", TOKEN, http=client)
+    return ApiClient("http://testserver", TOKEN, http=as_httpx(client))
 
 
 def seed(api: ApiClient, db: Db, client: TestClient) -> tuple[str, str, list[AgentRun]]:
