@@ -44,6 +44,7 @@ def claude_env(fake_model: FakeModel, home: Path) -> dict[str, str]:
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
         DISABLE_TELEMETRY="1",
         DISABLE_AUTOUPDATER="1",
+        MCP_CONNECTION_NONBLOCKING="0",
         HOME=str(home),
         CLAUDE_CONFIG_DIR=str(home / ".claude"),
     )

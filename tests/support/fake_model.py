@@ -27,13 +27,11 @@ from tests.support.fake_model_script import (
     Predicate,
     Responder,
     scripted_policy,
-    text,
+    side_policy,
 )
 
 #: Rough characters per token, for plausible usage numbers.
 CHARS_PER_TOKEN = 4
-#: What side calls (no tools: titles, summaries) are answered.
-SIDE_ANSWER = "Scripted side answer."
 #: How long ``stop`` waits for the serving thread.
 STOP_TIMEOUT_S = 5.0
 
@@ -117,7 +115,7 @@ class FakeModel:
 
     def __init__(self, responder: Responder = scripted_policy) -> None:
         self.responder = responder
-        self.side_responder: Responder = lambda _request: [text(SIDE_ANSWER)]
+        self.side_responder: Responder = side_policy
         self._requests: list[ModelRequest] = []
         self._changed = threading.Condition()
         #: Responder failures (tracebacks as text); the fixture fails the test on any.

@@ -301,3 +301,33 @@ def after_tool(name: str) -> Predicate:
 def reply_with_tool_result(prefix: str = "The answer was: ") -> Responder:
     """A responder that answers with the text of the last tool result (e.g. ask_human's)."""
     return lambda request: [text(prefix + request.last_tool_result)]
+
+
+#: Sample values for JSON-schema side answers, by property type.
+SCHEMA_SAMPLES: dict[str, Any] = {
+    "string": "Scripted",
+    "boolean": False,
+    "number": 0,
+    "integer": 0,
+    "array": [],
+    "object": {},
+}
+
+
+def side_policy(request: ModelRequest) -> list[Block]:
+    """A harmless answer for the CLI's own helper calls (no tools offered).
+
+    Seen with CLI 2.1.197 when nonessential traffic is allowed: a session-title
+    call asking for JSON ``{"title": …}`` through ``output_config.format``
+    (``json_schema``). A schema gets a conforming object; anything else a short text.
+    """
+    output_format = request.body.get("output_config", {}).get("format") or {}
+    schema = output_format.get("schema") if isinstance(output_format, dict) else None
+    if isinstance(schema, dict):
+        properties = schema.get("properties", {})
+        answer = {
+            name: SCHEMA_SAMPLES.get(str(properties.get(name, {}).get("type")), "Scripted")
+            for name in schema.get("required", [])
+        }
+        return [text(json.dumps(answer))]
+    return [text("Scripted side answer.")]
