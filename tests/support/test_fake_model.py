@@ -24,7 +24,6 @@ from tests.support.claude_session import (
     user_line,
 )
 from tests.support.fake_model import FakeModel
-from tests.support.fake_model_fixtures import fake_model
 from tests.support.fake_model_script import (
     Rule,
     Rules,
@@ -34,8 +33,6 @@ from tests.support.fake_model_script import (
     reply_with_tool_result,
     text,
 )
-
-__all__ = ["fake_model"]
 
 pytestmark = [
     pytest.mark.slow,
