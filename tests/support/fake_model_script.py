@@ -41,7 +41,7 @@ REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 INTERRUPTED = re.compile(r"\[Request interrupted by user[^\]]*\]")
 #: How CLI 2.1.197 wraps a message sent while a tool ran (a ``system`` message).
 INJECTED_PREFIX = "The user sent a new message while you were working:"
-INJECTED_SUFFIX = "\n\nIMPORTANT: After completing your current task"
+INJECTED_SUFFIX = "\n\nIMPORTANT:"
 
 
 def text(words: str) -> Block:
