@@ -36,6 +36,8 @@ STREAM_ARGS = [
 ]
 #: How long ``close`` waits for the CLI to exit after stdin closes.
 EXIT_TIMEOUT_S = 30.0
+#: How often ``wait_until`` looks again.
+POLL_S = 0.1
 #: How long teardown waits for the stdout reader to see EOF.
 READER_JOIN_S = 5.0
 #: How much of the CLI's stderr an error message quotes.
@@ -57,6 +59,16 @@ def claude_env(fake_model: FakeModel, home: Path) -> dict[str, str]:
         CLAUDE_CONFIG_DIR=str(home / ".claude"),
     )
     return env
+
+
+def wait_until(check: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``check`` until it holds or ``timeout`` passes (a wait, not a speed claim)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(POLL_S)
+    return check()
 
 
 def user_line(
@@ -185,6 +197,23 @@ class ClaudeSession:
 
     def wait_result(self, timeout: float, *, after: int = 0) -> Event:
         return self.wait_event(lambda e: e.type == "result", timeout, after=after)
+
+    def of_type(self, kind: str, subtype: str | None = None) -> list[Event]:
+        """Events so far of ``type`` ``kind`` (and ``subtype``, if given)."""
+        with self._changed:
+            return [
+                e
+                for e in self.events
+                if e.type == kind and (subtype is None or e.subtype == subtype)
+            ]
+
+    def index(self, predicate: Callable[[Event], bool]) -> int:
+        """Position of the first event matching ``predicate`` (ValueError if none)."""
+        with self._changed:
+            for position, event in enumerate(self.events):
+                if predicate(event):
+                    return position
+        raise ValueError("no such event")
 
     def stderr_tail(self) -> str:
         return self.stderr_path.read_text(errors="replace")[-STDERR_TAIL:]

@@ -150,12 +150,17 @@ class ModelRequest:
 
     @property
     def injected(self) -> list[str]:
-        """User messages the CLI injected mid-turn (it sends them as ``system`` messages)."""
+        """User messages the CLI injected mid-turn, oldest first.
+
+        The CLI sends them as one ``system`` message per tool boundary; several
+        messages queued during one tool are sections of that one message.
+        """
         found = []
         for message in self.messages[self.turn_start() :]:
             words = block_text(message.get("content"))
             if message.get("role") == "system" and words.startswith(INJECTED_PREFIX):
-                found.append(words.removeprefix(INJECTED_PREFIX).split(INJECTED_SUFFIX)[0].strip())
+                for section in words.split(INJECTED_PREFIX)[1:]:
+                    found.append(section.split(INJECTED_SUFFIX)[0].strip())
         return found
 
     @property
