@@ -46,7 +46,7 @@ STDERR_TAIL = 2000
 
 def claude_env(fake_model: FakeModel, home: Path) -> dict[str, str]:
     """Environment for the CLI: the fake model, a throw-away home, no outside traffic."""
-    home.mkdir(parents=True, exist_ok=True)
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE"))}
     env.update(
         ANTHROPIC_BASE_URL=fake_model.url,
@@ -57,6 +57,8 @@ def claude_env(fake_model: FakeModel, home: Path) -> dict[str, str]:
         MCP_CONNECTION_NONBLOCKING="0",
         HOME=str(home),
         CLAUDE_CONFIG_DIR=str(home / ".claude"),
+        # The CLI's scratch files (task output) go here, not to the shared /tmp/claude-<uid>.
+        CLAUDE_CODE_TMPDIR=str(home / "tmp"),
     )
     return env
 
@@ -125,7 +127,9 @@ class ClaudeSession:
         self.argv = [default_claude_bin(), *STREAM_ARGS, "--allowedTools", *ALLOWED_TOOLS]
         self.argv += extra_args or []
         self.env, self.cwd = env, cwd
-        #: Outside ``cwd`` by default, so the agent never sees its own log among the files.
+        #: Outside ``cwd``, so the agent never sees its own log among the files; a
+        #: temporary file (removed at exit) unless the caller keeps it somewhere.
+        self._own_stderr = stderr_path is None
         self.stderr_path = stderr_path or Path(
             tempfile.mkstemp(prefix="claude-", suffix=".stderr")[1]
         )
@@ -250,3 +254,5 @@ class ClaudeSession:
             for stream in (self.process.stdin, self.process.stdout):
                 if stream is not None:
                     stream.close()
+        if self._own_stderr:
+            self.stderr_path.unlink(missing_ok=True)
