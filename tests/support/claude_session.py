@@ -229,7 +229,8 @@ class ClaudeSession:
         """Close stdin and return the exit code (kills the CLI if it outlives ``timeout``)."""
         assert self.process is not None
         assert self.process.stdin is not None
-        self.process.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # the CLI may be gone already
+            self.process.stdin.close()
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -175,3 +175,36 @@ def test_the_scripted_reviewer_answers_its_verdict(start_claude: StartClaude) ->
     result = session.wait_result(TURN_TIMEOUT_S)
 
     assert result.data["result"].splitlines()[0] == "REQUEST_CHANGES"
+
+
+def test_a_line_that_is_not_json_ends_the_cli(start_claude: StartClaude) -> None:
+    """One malformed stdin line kills the whole session: exit 1, the reason on stderr.
+
+    So the runner writes only ``json.dumps`` output (which escapes newlines in the text).
+    """
+    session = start_claude()
+    assert session.process is not None
+    assert session.process.stdin is not None
+    session.process.stdin.write(b"this is not json\n")
+    session.process.stdin.flush()
+
+    assert session.close() == 1
+    assert "Error parsing streaming input line" in session.stderr_tail()
+    assert session.of_type("result") == []
+
+
+def test_a_line_without_uuid_is_taken_but_echoed_with_a_uuid_of_the_cli(
+    start_claude: StartClaude,
+) -> None:
+    """Only ``type`` and ``message`` are required; without ``uuid`` the echo has the CLI's own.
+
+    So a runner that wants the echo as its delivery receipt must send its own uuid.
+    """
+    session = start_claude()
+    session.send({"type": "user", "message": {"role": "user", "content": "Two\nlines"}})
+    result = session.wait_result(TURN_TIMEOUT_S)
+
+    assert result.data["result"] == "Done. You said: Two\nlines"
+    echo = next(e.data for e in session.of_type("user") if e.data.get("isReplay"))
+    assert echo["message"]["content"] == "Two\nlines"
+    assert echo["uuid"]
