@@ -14,6 +14,7 @@ CLI was seen to call.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -147,14 +148,7 @@ class FakeModel:
     # -- the record ---------------------------------------------------------
     def record(self, request: ModelRequest) -> ModelRequest:
         with self._changed:
-            numbered = ModelRequest(
-                request.method,
-                request.path,
-                request.body,
-                request.headers,
-                request.at,
-                seq=len(self._requests),
-            )
+            numbered = dataclasses.replace(request, seq=len(self._requests))
             self._requests.append(numbered)
             self._changed.notify_all()
         return numbered

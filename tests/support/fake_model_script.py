@@ -25,7 +25,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Block = dict[str, Any]
@@ -93,8 +93,8 @@ class ModelRequest:
     headers: dict[str, str]
     #: ``time.monotonic()`` when it arrived (for ordering against stdout events).
     at: float
+    #: Position in the server's record (0 = first request it got).
     seq: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model(self) -> str:
