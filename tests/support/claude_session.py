@@ -226,16 +226,22 @@ class ClaudeSession:
         return [f"{e.type}/{e.subtype}" if e.subtype else e.type for e in self.events]
 
     def close(self, timeout: float = EXIT_TIMEOUT_S) -> int:
-        """Close stdin and return the exit code (kills the CLI if it outlives ``timeout``)."""
+        """Close stdin and return the exit code (kills the CLI if it outlives ``timeout``).
+
+        Returns after the reader saw EOF too, so ``events`` then holds every line.
+        """
         assert self.process is not None
         assert self.process.stdin is not None
         with contextlib.suppress(BrokenPipeError):  # the CLI may be gone already
             self.process.stdin.close()
         try:
-            return self.process.wait(timeout)
+            code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self._kill()
             raise
+        if self._reader is not None:
+            self._reader.join(READER_JOIN_S)
+        return code
 
     def _kill(self) -> None:
         """SIGKILL the CLI's whole process group (its Bash tools and MCP servers)."""

@@ -203,3 +203,43 @@ def test_interrupt_while_the_model_is_thinking_keeps_the_prompt_in_the_conversat
     assert response < session.index(lambda e: e.data.get("uuid") == prompt["uuid"])
     assert second.subtype == "success"
     assert fake_model.agent_requests[-1].prompt == "THINK hard\nGo on"
+
+
+def test_a_line_sent_while_the_model_writes_text_becomes_the_next_turn(
+    fake_model: FakeModel, start_claude: StartClaude
+) -> None:
+    """No tool boundary in a text-only turn: the line waits for its ``result``, then runs alone."""
+    release = threading.Event()
+
+    def slow_text(request: ModelRequest) -> list[Block]:
+        if request.prompt == "Think slowly":
+            release.wait(TURN_TIMEOUT_S)
+        return scripted_policy(request)
+
+    fake_model.responder = slow_text
+    session = start_claude()
+    session.send(user_line("Think slowly"))
+    fake_model.wait_for_text("Think slowly", TURN_TIMEOUT_S)
+    later = user_line("Sent while it thinks", priority="next")
+    session.send(later)
+    release.set()
+    first = session.wait_result(TURN_TIMEOUT_S)
+    second = session.wait_result(TURN_TIMEOUT_S, after=session.events.index(first) + 1)
+
+    assert first.data["result"] == "Done. You said: Think slowly"
+    assert second.data["result"] == "Done. You said: Sent while it thinks"
+    echo = session.index(lambda e: e.data.get("uuid") == later["uuid"])
+    assert session.events.index(first) < echo < session.events.index(second)
+
+
+def test_closing_stdin_mid_turn_lets_the_turn_finish_then_exits_zero(
+    fake_model: FakeModel, start_claude: StartClaude
+) -> None:
+    """EOF on stdin during a tool is not an interrupt: tool, model call, ``result``, exit 0."""
+    session = start_claude()
+    session.send(user_line("Build [[bash: sleep 3]]"))
+    session.wait_event(lambda e: e.type == "assistant", TURN_TIMEOUT_S)
+
+    assert session.close() == 0
+    assert [e.subtype for e in session.of_type("result")] == ["success"]
+    assert fake_model.agent_requests[-1].last_tool_result == "(Bash completed with no output)"
