@@ -132,8 +132,10 @@ def test_mcp_ask_human_result_reaches_the_model(
 ) -> None:
     """``mcp__omakase__ask_human`` runs through a stdio MCP server; its answer comes back.
 
-    The CLI reports ``"mcp_servers":[{"name":"omakase","status":"connected"}]`` in
-    ``system/init``; the SDK's string return reaches the model as ``{"result": "…"}``.
+    With ``MCP_CONNECTION_NONBLOCKING=0`` (``claude_env``) ``system/init`` reports
+    ``"mcp_servers":[{"name":"omakase","status":"connected"}]``. The tool is declared
+    with ``structured_output=False``, so the model gets the plain text
+    (``[{"type":"text","text":"…"}]``), not ``{"result":"…"}``.
     """
     config = {
         "mcpServers": {
@@ -163,7 +165,7 @@ def test_mcp_ask_human_result_reaches_the_model(
     init = session.of_type("system", "init")[0].data
     assert init["mcp_servers"] == [{"name": "omakase", "status": "connected"}]
     assert result.subtype == "success"
-    assert result.data["result"] == ('They said: {"result":"Blue, please (to: Which colour?)"}')
+    assert result.data["result"] == "They said: Blue, please (to: Which colour?)"
 
 
 def test_the_scripted_reviewer_answers_its_verdict(start_claude: StartClaude) -> None:
