@@ -218,7 +218,8 @@ class FeaturePipeline:
             current_run_id=run.id,
             current_feature_id=self.feature_id,
         )
-        delivery = self.relay.deliver_to_step(run)
+        batch = self.relay.batch_for_step()
+        records = [self.relay.record(m, run) for m in batch]
         self.workspace.mkdir(parents=True, exist_ok=True)
         context = StepContext(
             agent_name=persona(run.role).name,
@@ -231,10 +232,10 @@ class FeaturePipeline:
         self.inbox_ids = ()
         write_atomically(
             self.workspace / MESSAGES_FILE,
-            json.dumps(delivery.records, indent=2, ensure_ascii=False) + "\n",
+            json.dumps(records, indent=2, ensure_ascii=False) + "\n",
         )
         launch = StepLaunch(
-            run=run, feature=self.feature, workspace=self.workspace, user_messages=delivery.records
+            run=run, feature=self.feature, workspace=self.workspace, user_messages=records
         )
         settings = self.host.settings
         holder: list[ActiveStep] = []
@@ -265,9 +266,11 @@ class FeaturePipeline:
             self._fail_quietly(run.id, message)
             self._agent_after(run, Outcome.FAILED)
             return Outcome.FAILED, message
+        # Receipts only now: a step that could not start claimed no delivery.
+        delivered = self.relay.deliver_to_step(run, batch)
         process.pump.system(
             f"▶ step {run.step} ({run.role.value}, attempt {run.attempt}) started: "
-            f"{len(delivery.messages)} relayed message(s), pid {process.pid}"
+            f"{len(delivered)} relayed message(s), pid {process.pid}"
         )
         step = ActiveStep(
             run=run,
