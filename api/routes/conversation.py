@@ -10,6 +10,7 @@ stream is ``api.routes.stream``'s.
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
+from fastapi.responses import PlainTextResponse
 
 from api.auth import require_operator
 from api.deps import OperatorDep, PrincipalDep, RuntimeDep
@@ -19,9 +20,9 @@ from api.runtime import Runtime
 from api.services.messages import post_message
 from api.store.errors import ConflictError
 from api.store.features import get_feature
-from api.store.messages import close_queued, find_message, withdraw_message
+from api.store.messages import close_queued, find_message, list_messages, withdraw_message
 from api.store.runs import get_run, list_runs_for_feature
-from core.conversation import order_runs
+from core.conversation import feature_markdown, order_runs
 from core.models import (
     AgentMessage,
     AgentRun,
@@ -37,6 +38,7 @@ from core.models import (
 
 router = APIRouter(tags=["messages"])
 
+MARKDOWN_MEDIA_TYPE = "text/markdown; charset=utf-8"
 ENDED_FEATURE_STATUSES = frozenset({FeatureStatus.PASSING, FeatureStatus.FAILING})
 #: Client-id prefix of the withdrawal notice (one per message, even on retries).
 WITHDRAWN_NOTICE_PREFIX = "wdrn-"
@@ -166,4 +168,22 @@ def _post_withdrawn_notice(runtime: Runtime, run: AgentRun, message: AgentMessag
         message_id=f"{WITHDRAWN_NOTICE_PREFIX}{message.id}",
         receipt=DeliveryReceipt(state=ReceiptState.WITHDRAWN),
         receipt_for=message.id,
+    )
+
+
+@router.get(
+    "/features/{featureId}/conversation.md",
+    summary="The feature's conversation and pipeline timeline as Markdown (bug report, PR body)",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/markdown": {}}, "description": "The Markdown."}},
+)
+def get_feature_markdown(
+    feature_id: FeatureId, runtime: RuntimeDep, _: OperatorDep
+) -> PlainTextResponse:
+    feature = get_feature(runtime.db, feature_id=feature_id)
+    runs = feature_runs(runtime, feature)
+    # Each run's thread read consistently (the by_feature index may lag behind).
+    messages = [m for run in runs for m in list_messages(runtime.db, run_id=run.id)]
+    return PlainTextResponse(
+        feature_markdown(feature, runs, messages), media_type=MARKDOWN_MEDIA_TYPE
     )

@@ -163,3 +163,17 @@ def test_withdraw_before_delivery_then_409(client: TestClient, moto_db: Db) -> N
     missing = client.delete(f"/api/agent-runs/{coder.id}/messages/msg_nope", headers=AUTH)
     assert missing.status_code == 404
     assert client.delete("/api/agent-runs/run_nope/messages/x", headers=AUTH).status_code == 404
+
+
+def test_conversation_markdown(client: TestClient, moto_db: Db) -> None:
+    pid, fid = make_feature(client)
+    start_step(moto_db, pid, fid, AgentRunRole.CODER, 1)
+    client.post(feature_url(fid), json={"content": "use <b>SQLite</b>"}, headers=AUTH)
+    response = client.get(f"/api/features/{fid}/conversation.md", headers=AUTH)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/markdown; charset=utf-8"
+    text = response.text
+    assert "### Step 1 · Nori 🍙 coder" in text
+    assert "## Human guidance incorporated" in text
+    assert "use &lt;b&gt;SQLite&lt;/b&gt;" in text
+    assert client.get("/api/features/feat_nope/conversation.md", headers=AUTH).status_code == 404
