@@ -10,7 +10,6 @@ stream is ``api.routes.stream``'s.
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
-from fastapi.responses import PlainTextResponse
 
 from api.auth import require_operator
 from api.deps import OperatorDep, PrincipalDep, RuntimeDep
@@ -174,16 +173,16 @@ def _post_withdrawn_notice(runtime: Runtime, run: AgentRun, message: AgentMessag
 @router.get(
     "/features/{featureId}/conversation.md",
     summary="The feature's conversation and pipeline timeline as Markdown (bug report, PR body)",
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/markdown": {}}, "description": "The Markdown."}},
+    responses={
+        200: {
+            "content": {"text/markdown": {"schema": {"type": "string"}}},
+            "description": "The Markdown.",
+        }
+    },
 )
-def get_feature_markdown(
-    feature_id: FeatureId, runtime: RuntimeDep, _: OperatorDep
-) -> PlainTextResponse:
+def get_feature_markdown(feature_id: FeatureId, runtime: RuntimeDep, _: OperatorDep) -> Response:
     feature = get_feature(runtime.db, feature_id=feature_id)
     runs = feature_runs(runtime, feature)
     # Each run's thread read consistently (the by_feature index may lag behind).
     messages = [m for run in runs for m in list_messages(runtime.db, run_id=run.id)]
-    return PlainTextResponse(
-        feature_markdown(feature, runs, messages), media_type=MARKDOWN_MEDIA_TYPE
-    )
+    return Response(feature_markdown(feature, runs, messages), media_type=MARKDOWN_MEDIA_TYPE)
