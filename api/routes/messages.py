@@ -111,7 +111,14 @@ def post_user_message(
             if existing is not None:
                 return _replay(existing, sender=sender, content=body.content, response=response)
         raise HTTPException(status.HTTP_409_CONFLICT, ended_detail(run))
-    mode = _delivery_mode(run, body.mode) if sender is MessageSender.USER else None
+    try:
+        mode = _delivery_mode(run, body.mode) if sender is MessageSender.USER else None
+    except HTTPException:
+        # A retry of a message stored while its mode was possible still gets it back.
+        existing = find_message(db, run_id=run.id, message_id=body.id) if body.id else None
+        if existing is None:
+            raise
+        return _replay(existing, sender=sender, content=body.content, response=response)
     message, created = post_message(
         db,
         runtime.bus,
