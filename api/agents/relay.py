@@ -255,7 +255,11 @@ class FeatureRelay:
         with self.lock:
             collected: list[AgentMessage] = []
             for run_id in list(self.runs):
-                collected += list_messages(self._db, run_id=run_id, sender=MessageSender.USER)
+                collected += [
+                    m
+                    for m in list_messages(self._db, run_id=run_id, sender=MessageSender.USER)
+                    if state_of(m) is not ReceiptState.WITHDRAWN  # taken back: no agent sees it
+                ]
             collected.sort(key=lambda m: (m.timestamp, m.cursor))
             return [
                 GuidanceMessage(
