@@ -95,7 +95,7 @@ def test_a_withdrawn_message_never_reaches_a_step_and_an_ended_feature_refuses(
             gone = post(other, feature["id"], "Actually use Redis")
             assert (kept["runId"], kept["mode"], gone["runId"]) == (
                 coder["id"],
-                "queue",
+                "steer",
                 coder["id"],
             )
             assert withdraw(other, gone).status_code == 204

@@ -60,7 +60,8 @@ def test_feature_post_goes_to_the_running_step(client: TestClient, moto_db: Db) 
     response = client.post(feature_url(fid), json={"content": "use SQLite"}, headers=AUTH)
     assert response.status_code == 201
     body = response.json()
-    assert (body["runId"], body["sender"], body["mode"]) == (coder.id, "user", "queue")
+    # A running step hears it during the step (this one through its inbox file).
+    assert (body["runId"], body["sender"], body["mode"]) == (coder.id, "user", "steer")
     assert body["receipt"]["state"] == "queued"
 
 
@@ -95,8 +96,8 @@ def test_between_steps_the_message_is_held_in_the_last_run(client: TestClient, m
     )
     reviewer = start_step(moto_db, pid, fid, AgentRunRole.REVIEWER, 2)
     relay.add_run(reviewer)
-    delivery = relay.deliver_to_step(reviewer)
-    assert [m.id for m in delivery.messages] == ["c-1"]
+    delivered = relay.deliver_to_step(reviewer, relay.batch_for_step())
+    assert [m.id for m in delivered] == ["c-1"]
 
 
 def test_a_retry_after_the_step_changed_is_the_same_message(
@@ -167,8 +168,8 @@ def test_withdraw_before_delivery_then_409(client: TestClient, moto_db: Db) -> N
     set_run_status(moto_db, run_id=coder.id, status=AgentRunStatus.COMPLETED)
     tester = start_step(moto_db, pid, fid, AgentRunRole.TESTER, 2)
     relay.add_run(tester)
-    delivery = relay.deliver_to_step(tester)
-    assert [m.id for m in delivery.messages] == [kept["id"]]
+    handed = relay.deliver_to_step(tester, relay.batch_for_step())
+    assert [m.id for m in handed] == [kept["id"]]
     assert [g.id for g in relay.guidance()] == [kept["id"]]
     delivered = client.delete(f"/api/agent-runs/{coder.id}/messages/{kept['id']}", headers=AUTH)
     assert delivered.status_code == 409
