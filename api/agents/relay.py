@@ -33,36 +33,29 @@ from typing import Any
 
 from api.agents.guidance import GuidanceMessage
 from api.services.bus import MessageBus
-from api.services.messages import post_message
+from api.services.receipts import (
+    describe_run,
+    is_delivered,
+    mark_delivered,
+    notify_receipt,
+)
 from api.store.claims import advance_relay_cursors
 from api.store.db import Db
-from api.store.messages import list_messages, set_receipt
-from core.agents import persona
+from api.store.messages import list_messages
+from api.store.receipts import PENDING_STATES, advance_receipt
 from core.models import (
     AgentMessage,
     AgentRun,
     DeliveryReceipt,
     MessageSender,
-    MessageType,
     ReceiptState,
-    iso,
-    utc_now,
 )
 
 CHANNEL_RELAY = "relay"
 CHANNEL_INBOX = "inbox"
 PIPELINE_ENDED = "the pipeline ended"
 #: Client-id prefixes of the notices (one notice per message, even on retries).
-DELIVERED_NOTICE_PREFIX = "rcpt-"
 NOT_DELIVERED_NOTICE_PREFIX = "nodl-"
-
-
-def describe_run(run: AgentRun) -> str:
-    return f"{persona(run.role).name} ({run.role.value}, step {run.step})"
-
-
-def is_delivered(message: AgentMessage) -> bool:
-    return message.receipt is not None and message.receipt.state is ReceiptState.DELIVERED
 
 
 @dataclass
@@ -127,39 +120,25 @@ class FeatureRelay:
     def _notify(
         self, message: AgentMessage, receipt: DeliveryReceipt, text: str, prefix: str
     ) -> None:
-        origin = self.runs[message.run_id]
-        post_message(
+        notify_receipt(
             self._db,
             self._bus,
-            run=origin,
-            sender=MessageSender.AGENT,
-            role=origin.role,
-            content=text,
-            type=MessageType.STATUS,
-            message_id=f"{prefix}{message.id}",
+            message=message,
+            origin=self.runs[message.run_id],
             receipt=receipt,
-            receipt_for=message.id,
+            text=text,
+            prefix=prefix,
         )
 
     def _mark_delivered(self, message: AgentMessage, to: AgentRun, channel: str) -> AgentMessage:
-        if is_delivered(message):
-            return message
-        receipt = DeliveryReceipt(
-            state=ReceiptState.DELIVERED,
-            delivered_at=iso(utc_now()),
-            run_id=to.id,
-            role=to.role,
-            step=to.step,
+        return mark_delivered(
+            self._db,
+            self._bus,
+            message=message,
+            origin=self.runs[message.run_id],
+            to=to,
             channel=channel,
         )
-        stored = set_receipt(
-            self._db, run_id=message.run_id, cursor=message.cursor, receipt=receipt
-        )
-        via = " via the inbox" if channel == CHANNEL_INBOX else ""
-        self._notify(
-            stored, receipt, f"📬 Delivered to {describe_run(to)}{via}", DELIVERED_NOTICE_PREFIX
-        )
-        return stored
 
     # --- deliveries -----------------------------------------------------------------
 
@@ -198,9 +177,17 @@ class FeatureRelay:
                 if is_delivered(message):
                     continue
                 receipt = DeliveryReceipt(state=ReceiptState.NOT_DELIVERED, reason=PIPELINE_ENDED)
-                stored = set_receipt(
-                    self._db, run_id=message.run_id, cursor=message.cursor, receipt=receipt
+                # Only a still-pending receipt: this copy may be stale (check_messages
+                # or a question's answer may have delivered it meanwhile).
+                stored, written = advance_receipt(
+                    self._db,
+                    run_id=message.run_id,
+                    cursor=message.cursor,
+                    receipt=receipt,
+                    replaces=PENDING_STATES,
                 )
+                if not written:
+                    continue
                 self._notify(
                     stored,
                     receipt,

@@ -100,6 +100,8 @@ def post_run_message(
         role=run.role if sender is MessageSender.AGENT else None,
         message_id=body.id,
         receipt=_user_receipt(principal),
+        # While the agent waits on a question, the person's message is its answer.
+        reply_to=None if principal.is_agent else run.open_question_id,
     )
     if not created:
         return _replay(message, sender=sender, content=body.content, response=response)

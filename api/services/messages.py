@@ -46,6 +46,8 @@ def post_message(
     message_id: str | None = None,
     receipt: DeliveryReceipt | None = None,
     receipt_for: str | None = None,
+    options: list[str] | None = None,
+    reply_to: str | None = None,
 ) -> tuple[AgentMessage, bool]:
     """Append a message to ``run``'s thread and wake this process's streams.
 
@@ -62,6 +64,8 @@ def post_message(
             message_id=message_id,
             receipt=receipt,
             receipt_for=receipt_for,
+            options=options,
+            reply_to=reply_to,
         )
         if created:
             # Inside the lock: this process publishes in commit order, so its

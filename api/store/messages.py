@@ -63,6 +63,8 @@ def create_message(
     message_id: str | None = None,
     receipt: DeliveryReceipt | None = None,
     receipt_for: str | None = None,
+    options: list[str] | None = None,
+    reply_to: str | None = None,
 ) -> tuple[AgentMessage, bool]:
     """Append a message to the run's thread.
 
@@ -89,6 +91,8 @@ def create_message(
         "timestamp": iso(utc_now()),
         "receipt": receipt.model_dump(by_alias=True, exclude_none=True) if receipt else None,
         "receiptFor": receipt_for,
+        "options": options,
+        "replyTo": reply_to,
     }
     for _ in range(MAX_APPEND_ATTEMPTS):
         values["cursor"] = format_cursor(head + 1)
