@@ -29,6 +29,7 @@ from api.agents.environment import (
 )
 from api.agents.guidance import StepContext, render_section, write_atomically, write_guidance
 from api.agents.inbox import write_inbox
+from api.agents.mcp_config import write_step_mcp_files
 from api.agents.plan import Checkpoint, Decision, Outcome, decide
 from api.agents.process import StepProcess
 from api.agents.relay import FeatureRelay
@@ -236,6 +237,7 @@ class FeaturePipeline:
             env = step_environment(
                 settings, agent_secret=self.host.agent_secret, launch=launch, base=dict(os.environ)
             )
+            write_step_mcp_files(settings, self.workspace, env)
             process = StepProcess(db=db, run=run, argv=argv, env=env, cwd=self.workspace)
         except (RunnerConfigError, OSError, ValueError) as error:
             message = f"Could not start the agent: {error}"

@@ -1,0 +1,270 @@
+"""The ``omakase`` MCP server alone, as any MCP client uses it: the SDK's stdio client.
+
+A real API process (``python -m api``) on the local engine, with no pipeline
+running (features do not auto-start): each test creates a run in the store,
+starts the server as a subprocess with that run's agent token, and drives the
+tools while the "person" answers over HTTP. Waiting is polling for a state, never
+a sleep-as-assertion.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from api.agents.mcp_config import ALLOWED_MCP_TOOLS, mcp_config
+from api.auth import derive_agent_secret, mint_agent_token
+from api.store.db import Db, ensure_tables, make_client
+from api.store.runs import create_run
+from core.models import AgentRunCreate, AgentRunRole
+from infra.local_engine import LocalEngine
+from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.support.servers import ApiServer
+
+pytestmark = pytest.mark.engine
+
+WAIT_S = 30.0
+POLL_S = 0.05
+
+
+@dataclass
+class Stack:
+    server: ApiServer
+    db: Db
+    log_dir: Path
+
+    def http(self) -> httpx.Client:
+        return self.server.client()
+
+    def new_run(self, role: AgentRunRole = AgentRunRole.CODER) -> str:
+        with self.http() as client:
+            project = client.post("/api/projects", json={"name": "mcp"}).json()
+            feature = client.post(
+                f"/api/projects/{project['id']}/features", json={"name": "Sessions"}
+            ).json()
+        run = create_run(
+            self.db,
+            data=AgentRunCreate(project_id=project["id"], feature_id=feature["id"], role=role),
+        )
+        return run.id
+
+    def env(self, run_id: str, ask_timeout_s: float = 60.0) -> dict[str, str]:
+        return {
+            "OMAKASE_API_URL": self.server.url,
+            "OMAKASE_RUN_ID": run_id,
+            "OMAKASE_AGENT_TOKEN": mint_agent_token(derive_agent_secret(TOKEN), run_id),
+            "OMAKASE_ASK_TIMEOUT_SECONDS": str(ask_timeout_s),
+        }
+
+    def get(self, path: str) -> Any:
+        with self.http() as client:
+            response = client.get(path)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        with self.http() as client:
+            response = client.post(path, json=body)
+            assert response.status_code in (200, 201), response.text
+            return response.json()
+
+    def thread(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self.get(f"/api/agent-runs/{run_id}/messages"))
+
+
+@pytest.fixture(scope="module")
+def stack(engine: LocalEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    prefix = unique_prefix()
+    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
+    ensure_tables(db)
+    root = tmp_path_factory.mktemp("mcp")
+    server = ApiServer(
+        endpoint=engine.endpoint,
+        prefix=prefix,
+        token=TOKEN,
+        log_path=root / "api.log",
+        env={"OMAKASE_AUTO_START_FEATURES": "false", "OMAKASE_WORKSPACE_ROOT": str(root)},
+    ).start()
+    try:
+        yield Stack(server=server, db=db, log_dir=root)
+    finally:
+        server.stop()
+
+
+@asynccontextmanager
+async def connect(stack: Stack, env: dict[str, str]) -> AsyncIterator[ClientSession]:
+    """The server exactly as an agent CLI starts it: the config ``mcp_config`` gives."""
+    entry = mcp_config(python=sys.executable, env=env)["mcpServers"]["omakase"]
+    params = StdioServerParameters(command=entry["command"], args=entry["args"], env=entry["env"])
+    with (stack.log_dir / "mcp-stderr.log").open("a") as errlog:
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            yield session
+
+
+async def wait_until(check: Callable[[], Any], what: str) -> Any:
+    with anyio.fail_after(WAIT_S):
+        while True:
+            value = await anyio.to_thread.run_sync(check)
+            if value:
+                return value
+            await anyio.sleep(POLL_S)
+    raise AssertionError(what)  # pragma: no cover - fail_after raises first
+
+
+def open_question(stack: Stack, run_id: str) -> Callable[[], dict[str, Any] | None]:
+    def check() -> dict[str, Any] | None:
+        questions = [m for m in stack.thread(run_id) if m["type"] == "question"]
+        run = stack.get(f"/api/agent-runs/{run_id}")
+        return questions[-1] if questions and run["status"] == "waiting" else None
+
+    return check
+
+
+def text_of(result: Any) -> str:
+    return "".join(block.text for block in result.content if block.type == "text")
+
+
+def test_lists_the_three_tools_with_the_names_the_cli_allows(stack: Stack) -> None:
+    async def scenario() -> list[str]:
+        async with connect(stack, stack.env(stack.new_run())) as session:
+            listed = await session.list_tools()
+            return sorted(tool.name for tool in listed.tools)
+
+    names = anyio.run(scenario)
+    assert names == ["ask_human", "check_messages", "send_message"]
+    assert sorted(ALLOWED_MCP_TOOLS) == [f"mcp__omakase__{n}" for n in names]
+
+
+def test_ask_human_returns_the_answer_posted_over_http(stack: Stack) -> None:
+    run_id = stack.new_run(AgentRunRole.ARCHITECT)
+    answers: dict[str, Any] = {}
+
+    async def person() -> None:
+        question = await wait_until(open_question(stack, run_id), "the question")
+        answers["question"] = question
+        answers["answer"] = await anyio.to_thread.run_sync(
+            lambda: stack.post(f"/api/agent-runs/{run_id}/messages", {"content": "Postgres"})
+        )
+
+    async def scenario() -> str:
+        async with connect(stack, stack.env(run_id)) as session, anyio.create_task_group() as tg:
+            tg.start_soon(person)
+            result = await session.call_tool(
+                "ask_human", {"question": "SQLite or Postgres?", "options": ["SQLite", "Postgres"]}
+            )
+            assert not result.is_error
+            return text_of(result)
+
+    assert anyio.run(scenario) == "Postgres"
+    question, answer = answers["question"], answers["answer"]
+    assert (question["sender"], question["options"]) == ("agent", ["SQLite", "Postgres"])
+    assert answer["replyTo"] == question["id"]
+    run = stack.get(f"/api/agent-runs/{run_id}")
+    assert (run["status"], run.get("openQuestionId")) == ("thinking", None)
+    by_id = {m["id"]: m for m in stack.thread(run_id)}
+    assert by_id[question["id"]]["receipt"]["state"] == "delivered"
+    assert by_id[answer["id"]]["receipt"]["channel"] == "mcp"
+
+
+def test_nobody_answers_the_tool_says_so_and_the_question_expires(stack: Stack) -> None:
+    run_id = stack.new_run(AgentRunRole.TESTER)
+
+    async def scenario() -> str:
+        async with connect(stack, stack.env(run_id, ask_timeout_s=1.0)) as session:
+            result = await session.call_tool("ask_human", {"question": "Anyone?"})
+            assert not result.is_error
+            return text_of(result)
+
+    assert anyio.run(scenario) == (
+        "Nobody answered within 1 s; decide on your own and say what you chose."
+    )
+    run = stack.get(f"/api/agent-runs/{run_id}")
+    assert (run["status"], run.get("openQuestionId")) == ("testing", None)
+    [question] = [m for m in stack.thread(run_id) if m["type"] == "question"]
+    assert question["receipt"]["state"] == "not_delivered"
+    assert question["receipt"]["reason"] == "nobody answered in time"
+
+
+def test_send_and_check_messages(stack: Stack) -> None:
+    run_id = stack.new_run()
+    first = stack.post(f"/api/agent-runs/{run_id}/messages", {"content": "use tabs"})
+
+    async def scenario() -> tuple[str, str, str]:
+        async with connect(stack, stack.env(run_id)) as session:
+            sent = await session.call_tool("send_message", {"text": "Starting on the schema"})
+            checked = await session.call_tool("check_messages", {})
+            again = await session.call_tool("check_messages", {})
+            return text_of(sent), text_of(checked), text_of(again)
+
+    sent, checked, again = anyio.run(scenario)
+    assert sent == "Sent to the person's chat."
+    assert checked.startswith("1 new message(s) from the person")
+    assert checked.endswith("use tabs")
+    assert again == "No new messages from the person."
+    by_id = {m["id"]: m for m in stack.thread(run_id)}
+    assert by_id[first["id"]]["receipt"]["channel"] == "mcp"
+    agent_words = [m["content"] for m in by_id.values() if m["sender"] == "agent"]
+    assert "Starting on the schema" in agent_words
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("ask_human", {"question": "  "}, "The question must not be empty"),
+        ("ask_human", {"question": "x" * 32_001}, "the limit is 32,000"),
+        ("ask_human", {"question": "Q?", "options": list("abcdefg")}, "offer at most 6"),
+        ("ask_human", {"question": "Q?", "options": ["y" * 81]}, "1 to 80 printable"),
+        ("send_message", {"text": ""}, "must not be empty"),
+    ],
+)
+def test_bad_input_is_a_tool_error_and_nothing_is_stored(
+    stack: Stack, tool: str, arguments: dict[str, Any], expected: str
+) -> None:
+    run_id = stack.new_run()
+
+    async def scenario() -> tuple[bool, str]:
+        async with connect(stack, stack.env(run_id)) as session:
+            result = await session.call_tool(tool, arguments)
+            return bool(result.is_error), text_of(result)
+
+    is_error, text = anyio.run(scenario)
+    assert is_error
+    assert expected in text
+    assert stack.thread(run_id) == []
+    assert stack.get(f"/api/agent-runs/{run_id}")["status"] == "started"
+
+
+def test_cancel_while_waiting_ends_the_wait(stack: Stack) -> None:
+    run_id = stack.new_run()
+
+    async def person() -> None:
+        await wait_until(open_question(stack, run_id), "the question")
+        await anyio.to_thread.run_sync(lambda: stack.post(f"/api/agent-runs/{run_id}/cancel", {}))
+
+    async def scenario() -> str:
+        async with connect(stack, stack.env(run_id)) as session, anyio.create_task_group() as tg:
+            tg.start_soon(person)
+            result = await session.call_tool("ask_human", {"question": "Keep going?"})
+            return text_of(result)
+
+    assert anyio.run(scenario) == (
+        "The run ended while you waited (Cancelled by user); stop working on this step."
+    )
+    run = stack.get(f"/api/agent-runs/{run_id}")
+    assert (run["status"], run.get("openQuestionId")) == ("failed", None)
+    [question] = [m for m in stack.thread(run_id) if m["type"] == "question"]
+    assert question["receipt"]["reason"] == "the run ended"
