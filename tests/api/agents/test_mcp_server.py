@@ -167,7 +167,7 @@ def test_ask_human_returns_the_answer_posted_over_http(stack: Stack) -> None:
                 "ask_human", {"question": "SQLite or Postgres?", "options": ["SQLite", "Postgres"]}
             )
             assert not result.is_error
-            return text_of(result)
+        return text_of(result)
 
     assert anyio.run(scenario) == "Postgres"
     question, answer = answers["question"], answers["answer"]
@@ -259,7 +259,7 @@ def test_cancel_while_waiting_ends_the_wait(stack: Stack) -> None:
         async with connect(stack, stack.env(run_id)) as session, anyio.create_task_group() as tg:
             tg.start_soon(person)
             result = await session.call_tool("ask_human", {"question": "Keep going?"})
-            return text_of(result)
+        return text_of(result)
 
     assert anyio.run(scenario) == (
         "The run ended while you waited (Cancelled by user); stop working on this step."
