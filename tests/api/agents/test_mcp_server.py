@@ -268,3 +268,49 @@ def test_cancel_while_waiting_ends_the_wait(stack: Stack) -> None:
     assert (run["status"], run.get("openQuestionId")) == ("failed", None)
     [question] = [m for m in stack.thread(run_id) if m["type"] == "question"]
     assert question["receipt"]["reason"] == "the run ended"
+
+
+def test_the_answer_arrives_although_the_api_restarted_while_the_agent_waited(
+    engine: LocalEngine, stack: Stack, tmp_path: Path
+) -> None:
+    """Its own API process on a fixed port: stopped while the agent waits, started again."""
+    own = ApiServer(
+        endpoint=engine.endpoint,
+        prefix=stack.db.prefix,
+        token=TOKEN,
+        log_path=tmp_path / "api.log",
+        env={"OMAKASE_AUTO_START_FEATURES": "false", "OMAKASE_WORKSPACE_ROOT": str(tmp_path)},
+    ).start()
+    restarted = Stack(server=own, db=stack.db, log_dir=tmp_path)
+    run_id = restarted.new_run()
+    posted: dict[str, Any] = {}
+
+    async def person() -> None:
+        await wait_until(open_question(restarted, run_id), "the question")
+        await anyio.to_thread.run_sync(own.stop)
+        await anyio.sleep(2 * 0.5)  # the server polls into a dead port meanwhile
+        await anyio.to_thread.run_sync(own.start)
+        posted["answer"] = await anyio.to_thread.run_sync(
+            lambda: restarted.post(f"/api/agent-runs/{run_id}/messages", {"content": "Yes"})
+        )
+
+    async def scenario() -> str:
+        async with connect(restarted, restarted.env(run_id)) as session:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(person)
+                result = await session.call_tool("ask_human", {"question": "Ship it?"})
+        return text_of(result)
+
+    try:
+        assert anyio.run(scenario) == "Yes"
+        run = restarted.get(f"/api/agent-runs/{run_id}")
+        assert (run["status"], run.get("openQuestionId")) == ("coding", None)
+        answer = {m["id"]: m for m in restarted.thread(run_id)}[posted["answer"]["id"]]
+        assert answer["receipt"]["channel"] == "mcp"
+        # The wait did meet the dead API (and kept going).
+        assert (
+            "waiting for the answer: Cannot reach the API"
+            in (tmp_path / "mcp-stderr.log").read_text()
+        )
+    finally:
+        own.stop()
