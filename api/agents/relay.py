@@ -143,13 +143,18 @@ class FeatureRelay:
     # --- deliveries -----------------------------------------------------------------
 
     def deliver_to_inbox(self, run: AgentRun) -> list[AgentMessage]:
-        """Poll, receipt the pending messages for the running step; returns the inbox."""
+        """Poll, receipt the pending messages for the running step; returns the inbox.
+
+        Answers to an agent's question (``replyTo``) stay out: the agent gets them
+        as the result of its ``ask_human`` call, and the next step through the relay.
+        """
         with self.lock:
             self.poll()
-            for message in self.pending_in_order():
+            inbox = [m for m in self.pending_in_order() if m.reply_to is None]
+            for message in inbox:
                 if not is_delivered(message):
                     self.pending[message.id] = self._mark_delivered(message, run, CHANNEL_INBOX)
-            return self.pending_in_order()
+            return [m for m in self.pending_in_order() if m.reply_to is None]
 
     def deliver_to_step(self, run: AgentRun) -> Delivery:
         """Hand every pending message to the step about to start (and persist the cursors)."""
