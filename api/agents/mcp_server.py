@@ -14,6 +14,7 @@ delays the answer. The wait ends on the answer, the timeout, or the run's end.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: How often the wait looks for the answer (and at whether the run still runs).
 ASK_POLL_S = 0.5
+#: The wait reads the run's status (did it end?) every this many polls.
+RUN_CHECK_EVERY = 4
 #: Backoff while the API does not answer: doubling from the poll period up to this.
 MAX_BACKOFF_S = 5.0
 #: After the deadline, how long closing the question may keep retrying.
@@ -139,18 +142,26 @@ class OmakaseAgent:
         return outcome
 
     async def _wait_for_answer(self, asked: AgentMessage, deadline: float) -> AgentMessage | str:
-        """The first user message after the question, or a sentence (timeout, run ended)."""
+        """The first user message after the question, or a sentence (timeout, run ended).
+
+        Fixed-rate polls of the thread (a slow answer does not stretch the period);
+        the run's status, which only matters for a cancel, every ``RUN_CHECK_EVERY``.
+        """
         backoff = self.poll_s
         params = {"since": asked.cursor, "sender": MessageSender.USER.value, "limit": 1}
-        while True:
+        for tick in itertools.count():
+            started = self._clock()
             try:
                 found = await self._once("GET", "/messages", params=params)
                 if found:
                     return AgentMessage.model_validate(found[0])
-                run = await self._once("GET", "")
-                if run.get("status") in ("completed", "failed"):
-                    reason = run.get("errorMessage") or run["status"]
-                    return f"The run ended while you waited ({reason}); stop working on this step."
+                if tick % RUN_CHECK_EVERY == 0:
+                    run = await self._once("GET", "")
+                    if run.get("status") in ("completed", "failed"):
+                        reason = run.get("errorMessage") or run["status"]
+                        return (
+                            f"The run ended while you waited ({reason}); stop working on this step."
+                        )
                 backoff = self.poll_s
             except ApiError as error:
                 if not _retryable(error):
@@ -162,7 +173,9 @@ class OmakaseAgent:
                     f"Nobody answered within {self.ask_timeout_s:g} s; "
                     "decide on your own and say what you chose."
                 )
-            await anyio.sleep(min(backoff, max(0.0, deadline - self._clock())))
+            pause = backoff - (self._clock() - started)
+            await anyio.sleep(max(0.0, min(pause, deadline - self._clock())))
+        raise AssertionError("unreachable")  # pragma: no cover - count() never ends
 
     async def _close(self, asked: AgentMessage, path: str, body: Any) -> None:
         """Record how the question ended; the agent carries on even if the API is gone."""
