@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from api.agents.plan import EXIT_APPROVE, EXIT_REQUEST_CHANGES, Outcome
 from api.agents.process import StepProcess
 from api.services.bus import MessageBus
+from api.services.questions import expire_if_open
 from api.services.status import report_status
 from api.store.db import Db
 from api.store.errors import ConflictError
@@ -158,6 +159,7 @@ def conclude(
         outcome = outcome_of(
             _report(db, bus, step.run.id, AgentRunStatus.FAILED, error_message=message)
         )
+    expire_if_open(db, bus, run_id=step.run.id)  # the agent died waiting for an answer
     final = outcome or Outcome.FAILED
     step.detail = get_run(db, run_id=step.run.id).error_message or ""
     return final

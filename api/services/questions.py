@@ -192,3 +192,11 @@ def expired(db: Db, bus: MessageBus, *, run_id: str, question_id: str) -> AgentM
     )
     _resume(db, bus, run=run, question_id=question_id)
     return decided
+
+
+def expire_if_open(db: Db, bus: MessageBus, *, run_id: str) -> None:
+    """After a run ended: a question still open (its server died with the step) closes."""
+    run = get_run(db, run_id=run_id)
+    if run.open_question_id is not None and not run.is_active:
+        with contextlib.suppress(ConflictError, NotFoundError):  # answered meanwhile, or gone
+            expired(db, bus, run_id=run_id, question_id=run.open_question_id)

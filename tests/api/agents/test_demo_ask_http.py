@@ -61,3 +61,25 @@ def test_nobody_answers_the_demo_agent_decides_and_carries_on(agents: Agents) ->
         "Started coding phase",
         "Nori completed step 2",
     ]
+
+
+def test_cancel_while_the_agent_waits_ends_the_run_and_closes_the_question(
+    agents: Agents,
+) -> None:
+    feature = agents.new_feature("[ask-architect]", name="Order API")
+    architect = agents.wait_active(feature, "architect")
+    question = wait_for(lambda: waiting_question(agents, architect["id"]), "the question")
+    with agents.http as client:
+        cancelled = client.post(f"/api/agent-runs/{architect['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert agents.wait_finished(feature)["status"] == "failing"
+
+    def closed() -> dict[str, Any] | None:
+        thread = {m["id"]: m for m in agents.messages(architect["id"])}
+        return thread[question["id"]] if thread[question["id"]].get("receipt") else None
+
+    receipt = wait_for(closed, "the question to close")["receipt"]
+    assert (receipt["state"], receipt["reason"]) == ("not_delivered", "the run ended")
+    [run] = [r for r in agents.runs(feature) if r["id"] == architect["id"]]
+    assert (run["status"], run["errorMessage"]) == ("failed", "Cancelled by user")
+    assert run.get("openQuestionId") is None
