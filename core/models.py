@@ -303,6 +303,18 @@ class RunStatusUpdate(InputModel):
     output_summary: Annotated[str, StringConstraints(max_length=4_000)] | None = None
     error_message: Annotated[str, StringConstraints(max_length=4_000)] | None = None
 
+    @field_validator("status")
+    @classmethod
+    def _not_waiting(cls, value: AgentRunStatus) -> AgentRunStatus:
+        # ``waiting`` goes with an open question (one conditional write sets both); a
+        # bare report would leave the run waiting for an answer nobody can give.
+        if value is AgentRunStatus.WAITING:
+            raise ValueError(
+                "'waiting' is not reported: the run waits while its agent's question is "
+                "open (POST /api/agent-runs/{runId}/questions)"
+            )
+        return value
+
 
 # --- messages -----------------------------------------------------------------------
 
