@@ -35,8 +35,8 @@ from core.models import (
     AgentMessage,
     MessageCreate,
     MessageSender,
-    QuestionCreate,
 )
+from core.questions import QuestionCreate
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,8 @@ from core.cursor import CURSOR_DIGITS, is_cursor
 from core.models import (
     CLIENT_ID_PATTERN,
     AgentMessage,
-    MessageCheck,
-    QuestionClose,
-    QuestionCreate,
 )
+from core.questions import MessageCheck, QuestionClose, QuestionCreate
 
 router = APIRouter(tags=["questions"])
 

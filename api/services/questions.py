@@ -33,11 +33,11 @@ from core.models import (
     DeliveryReceipt,
     MessageSender,
     MessageType,
-    QuestionCreate,
     ReceiptState,
     iso,
     utc_now,
 )
+from core.questions import QuestionCreate
 
 #: The phase a run returns to once its question is closed.
 WORKING_PHASE: dict[AgentRunRole, AgentRunStatus] = {
