@@ -45,7 +45,7 @@ DEFAULT_ASK_TIMEOUT_S = 900.0
 #: For the role prompts: that the tools exist and when to use them.
 ASK_GUIDANCE = """\
 You can talk with the person who asked for this feature through your `omakase` tools:
-* `ask_human(question, options)` asks them and waits for the answer (up to 15 minutes).
+* `ask_human(question, options)` asks them and waits for the answer (15 minutes by default).
   Ask only when a decision is theirs to make and guessing wrong would waste real work:
   a product choice, an ambiguous requirement, a trade-off they care about (e.g. "SQLite
   or Postgres?"). Ask one short, specific question at a time and offer 2-4 `options`
