@@ -271,6 +271,15 @@ class AgentRun(CamelModel):
     live: bool = False
     #: What the agent reported its step cost (summed over its turns).
     usage: RunUsage | None = None
+    #: The agent's question waiting for the person's answer (``ask_human``), if any.
+    open_question_id: str | None = None
+    #: When the open question was asked (the run has been ``waiting`` since).
+    waiting_since: str | None = None
+    #: Seconds spent waiting for answers, summed over closed questions (elapsed
+    #: time shown to the person excludes it).
+    waiting_seconds: float = 0.0
+    #: The last message ``check_messages`` returned (its inbox-channel position).
+    mcp_cursor: str | None = None
 
     @property
     def is_active(self) -> bool:
@@ -295,6 +304,18 @@ class RunStatusUpdate(InputModel):
     status: AgentRunStatus
     output_summary: Annotated[str, StringConstraints(max_length=4_000)] | None = None
     error_message: Annotated[str, StringConstraints(max_length=4_000)] | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _not_waiting(cls, value: AgentRunStatus) -> AgentRunStatus:
+        # ``waiting`` goes with an open question (one conditional write sets both); a
+        # bare report would leave the run waiting for an answer nobody can give.
+        if value is AgentRunStatus.WAITING:
+            raise ValueError(
+                "'waiting' is not reported: the run waits while its agent's question is "
+                "open (POST /api/agent-runs/{runId}/questions)"
+            )
+        return value
 
 
 # --- messages -----------------------------------------------------------------------
@@ -360,6 +381,8 @@ class AgentMessage(CamelModel):
     mode: DeliveryMode | None = None
     #: Questions (``type: question``): quick answers offered to the person.
     options: list[str] | None = None
+    #: User messages: the question (its message id) this message answers.
+    reply_to: str | None = None
 
 
 class ReadMarkerUpdate(InputModel):

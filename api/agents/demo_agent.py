@@ -19,7 +19,10 @@ first attempt does; ``[hold-<role>]`` the step runs until it is stopped (``[hold
 only its first attempt);
 ``[await-message-<role>]`` the step ends once a message reached its inbox;
 ``[request-changes]`` the first review exits 2 (request changes);
-``[step-seconds=N]`` overrides ``OMAKASE_DEMO_STEP_SECONDS`` for this feature.
+``[step-seconds=N]`` overrides ``OMAKASE_DEMO_STEP_SECONDS`` for this feature;
+``[ask-<role>]`` the role's first attempt asks the person a question with quick
+answers (the ``ask_human`` route the MCP server uses) and waits for the answer,
+at most ``[ask-seconds=N]`` (default ``DEMO_ASK_TIMEOUT_S``).
 """
 
 from __future__ import annotations
@@ -50,6 +53,12 @@ EXIT_REQUEST_CHANGES = 2
 EXIT_FAILED = 1
 EXIT_RUN_ENDED = 3
 SNIPPET_CHARS = 80
+#: The demo's question waits this long by default (a real agent's wait is 15 minutes).
+DEMO_ASK_TIMEOUT_S = 120.0
+ASK_POLL_S = 0.5
+DEMO_QUESTION = "Before I design the orders module: which database should it use?"
+DEMO_OPTIONS = ["SQLite", "Postgres"]
+TERMINAL_STATUSES = ("completed", "failed")
 PHASE_BY_ROLE = {"coder": "coding", "reviewer": "reviewing", "tester": "testing"}
 WORK_LINES = {
     "architect": ["reading the feature", "sketching the modules", "writing the design notes"],
@@ -70,10 +79,10 @@ class ApiCaller:
     base_url: str
     token: str
 
-    def request(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, str]:
+    def request(self, method: str, path: str, body: dict[str, Any] | None) -> tuple[int, str]:
         request = urllib.request.Request(  # noqa: S310 - the URL is the API's, from our env
             self.base_url.rstrip("/") + path,
-            data=json.dumps(body).encode(),
+            data=None if body is None else json.dumps(body).encode(),
             method=method,
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
@@ -123,18 +132,21 @@ class DemoAgent:
 
     # --- API calls ----------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: dict[str, Any]) -> None:
+    def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        """The decoded answer, or None when the call failed (reported, not fatal)."""
         run_path = f"/api/agent-runs/{self.env['OMAKASE_RUN_ID']}{path}"
         try:
             status, text = self.client.request(method, run_path, body)
         except OSError as error:
             print(f"API unreachable ({error}); carrying on", file=sys.stderr, flush=True)
-            return
+            return None
         if status == 409:
             raise RunEndedError(text[:200])
         if status >= 400:
             problem = f"{method} {run_path} answered {status}: {text[:200]}"
             print(problem, file=sys.stderr, flush=True)
+            return None
+        return json.loads(text) if text else None
 
     def report_phase(self, status: str) -> None:
         self._call("PATCH", "", {"status": status})
@@ -153,6 +165,41 @@ class DemoAgent:
         )
         self._call("POST", "/messages", {"content": text, "id": f"reply-{message['id']}"})
         self.received.setdefault("replies", []).append(message["id"])
+        self.save()
+
+    def ask(self) -> None:
+        """Ask the demo question, wait for the answer (or the timeout), acknowledge it."""
+        match = re.search(r"\[ask-seconds=(\d+(?:\.\d+)?)\]", self.description)
+        timeout = float(match.group(1)) if match else DEMO_ASK_TIMEOUT_S
+        body = {"question": DEMO_QUESTION, "options": DEMO_OPTIONS, "id": f"q-demo-{self.step}"}
+        question = self._call("POST", "/questions", body)
+        if not isinstance(question, dict):
+            return
+        self.say(f"asked the person: {DEMO_QUESTION!r}; waiting for the answer")
+        query = f"/messages?since={question['cursor']}&sender=user&limit=1"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.orphaned():
+                raise RunEndedError("the orchestrator went away")
+            found = self._call("GET", query, None)
+            if found:
+                answer = found[0]
+                self.replied.add(answer["id"])  # answered here, not again from the inbox
+                closed = {"messageId": answer["id"]}
+                self._call("POST", f"/questions/{question['id']}/answered", closed)
+                snippet = " ".join(str(answer["content"]).split())[:SNIPPET_CHARS]
+                self.received["answer"] = answer
+                self._call("POST", "/messages", {"content": f"Thanks — going with “{snippet}”."})
+                self.save()
+                return
+            run = self._call("GET", "", None)
+            if isinstance(run, dict) and run.get("status") in TERMINAL_STATUSES:
+                raise RunEndedError(f"the run ended while I waited ({run.get('errorMessage')})")
+            time.sleep(ASK_POLL_S)
+        self._call("POST", f"/questions/{question['id']}/expired", None)
+        self.received["answer"] = None
+        text = f"Nobody answered within {timeout:g} s; I'm going with {DEMO_OPTIONS[0]} for now."
+        self._call("POST", "/messages", {"content": text})
         self.save()
 
     # --- files --------------------------------------------------------------------
@@ -225,6 +272,8 @@ class DemoAgent:
         for message in messages:
             self.say(f"relayed message: {message['content'][:SNIPPET_CHARS]!r}")
             self.reply(message, channel="relay")
+        if self.has_marker(f"ask-{self.role}") and self.attempt == 1:
+            self.ask()
         seconds = self.step_seconds()
         lines = WORK_LINES.get(self.role, ["working"])
         self.wait(seconds / PROGRESS_LINES)

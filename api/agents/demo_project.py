@@ -23,7 +23,7 @@ DEMO_PROJECT = {
 #: (name, description, priority, names of dependencies)
 DEMO_FEATURES: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("Menu page", "Show today's bowls with prices and allergens. [step-seconds=8]", 10, ()),
-    ("Order API", "POST /orders with validation and a kitchen ticket.", 20, ()),
+    ("Order API", "POST /orders with validation and a kitchen ticket. [ask-architect]", 20, ()),
     (
         "Kitchen display",
         "Live ticket board for the kitchen. [request-changes]",

@@ -112,6 +112,7 @@ def step_environment(
             "OMAKASE_USER_MESSAGES_FILE": str(launch.workspace / MESSAGES_FILE),
             "OMAKASE_WORKSPACE": str(launch.workspace),
             "OMAKASE_DEMO_STEP_SECONDS": str(settings.demo_step_seconds),
+            "OMAKASE_ASK_TIMEOUT_SECONDS": str(settings.ask_timeout_seconds),
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -30,6 +30,7 @@ from api.agents.environment import (
 )
 from api.agents.guidance import StepContext, render_section, write_atomically, write_guidance
 from api.agents.inbox import write_inbox
+from api.agents.mcp_config import write_step_mcp_files
 from api.agents.plan import Checkpoint, Decision, Outcome, decide
 from api.agents.process import StepProcess
 from api.agents.relay import FeatureRelay
@@ -244,6 +245,7 @@ class FeaturePipeline:
             env = step_environment(
                 settings, agent_secret=self.host.agent_secret, launch=launch, base=dict(os.environ)
             )
+            write_step_mcp_files(settings, self.workspace, env)
             if settings.runner is RunnerKind.CLAUDE:
                 live = start_live_step(
                     db,
@@ -251,7 +253,7 @@ class FeaturePipeline:
                     run=run,
                     feature=self.feature,
                     relay=self.relay,
-                    argv=claude_argv(settings),
+                    argv=claude_argv(settings, mcp_env=env),
                     env=env,
                     workspace=self.workspace,
                     on_exit=lambda: self._wake(holder),

@@ -31,7 +31,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from api.agents.guidance import GuidanceMessage
-from api.agents.receipts import (
+from api.services.bus import MessageBus
+from api.services.receipts import (
     describe_run,
     is_delivered,
     mark_delivered,
@@ -39,10 +40,8 @@ from api.agents.receipts import (
     receipt_for,
     state_of,
 )
-from api.services.bus import MessageBus
 from api.store.claims import advance_relay_cursors
 from api.store.db import Db
-from api.store.errors import ConflictError
 from api.store.messages import list_messages
 from core.models import (
     AgentMessage,
@@ -77,8 +76,15 @@ def awaits_delivery(message: AgentMessage) -> bool:
 
 
 def wants_mid_step(message: AgentMessage) -> bool:
-    """The person asked for this step to hear it (not held for the next one)."""
-    return message.mode is not DeliveryMode.QUEUE
+    """The running step should hear it: not held for the next step, not an answer to a
+    question (the agent gets that as its ``ask_human`` result)."""
+    return message.mode is not DeliveryMode.QUEUE and message.reply_to is None
+
+
+def _delivered_to(message: AgentMessage, run: AgentRun) -> bool:
+    return (
+        is_delivered(message) and message.receipt is not None and (message.receipt.run_id == run.id)
+    )
 
 
 class FeatureRelay:
@@ -135,20 +141,20 @@ class FeatureRelay:
     def _mark_delivered(
         self, message: AgentMessage, to: AgentRun, channel: DeliveryChannel
     ) -> AgentMessage | None:
-        """Receipt a delivery; None if the message went another way meanwhile."""
-        try:
-            return mark_delivered(
-                self._db,
-                self._bus,
-                origin=self.runs[message.run_id],
-                message=message,
-                to=to,
-                channel=channel,
-            )
-        except ConflictError:
-            # Its receipt moved on elsewhere (withdrawn, or consumed by a live agent /
-            # check_messages in this step): not ours to deliver any more.
-            return None
+        """Receipt a delivery; None if the message went another way meanwhile.
+
+        Another way: withdrawn, or consumed by a live agent or ``check_messages``
+        (this copy was stale; the stored receipt stands and is not ours to move).
+        """
+        stored = mark_delivered(
+            self._db,
+            self._bus,
+            origin=self.runs[message.run_id],
+            message=message,
+            to=to,
+            channel=channel,
+        )
+        return stored if awaits_delivery(stored) or _delivered_to(stored, to) else None
 
     def forget(self, message_id: str) -> None:
         """A message that went another way (live, MCP, withdrawn): no longer pending."""
@@ -215,17 +221,15 @@ class FeatureRelay:
             for message in self.pending_in_order():
                 if is_delivered(message):
                     continue
-                try:
-                    stored = mark_not_delivered(
-                        self._db,
-                        self._bus,
-                        origin=self.runs[message.run_id],
-                        message=message,
-                        reason=PIPELINE_ENDED,
-                    )
-                except ConflictError:
-                    continue  # withdrawn or delivered meanwhile
-                closed.append(stored)
+                stored = mark_not_delivered(
+                    self._db,
+                    self._bus,
+                    origin=self.runs[message.run_id],
+                    message=message,
+                    reason=PIPELINE_ENDED,
+                )
+                if stored is not None:  # else withdrawn or delivered meanwhile
+                    closed.append(stored)
             self.pending.clear()
             return closed
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from api.agents.plan import EXIT_APPROVE, EXIT_REQUEST_CHANGES, Outcome
 from api.agents.process import StepProcess
 from api.services.bus import MessageBus
+from api.services.questions import expire_if_open
 from api.services.status import report_status
 from api.store.db import Db
 from api.store.errors import ConflictError
@@ -175,6 +176,7 @@ def conclude(
         outcome = outcome_of(
             _report(db, bus, step.run.id, AgentRunStatus.FAILED, error_message=message)
         )
+    expire_if_open(db, bus, run_id=step.run.id)  # the agent died waiting for an answer
     final = outcome or Outcome.FAILED
     step.detail = get_run(db, run_id=step.run.id).error_message or ""
     return final

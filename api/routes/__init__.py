@@ -11,6 +11,7 @@ from api.routes import (
     messages,
     pipeline,
     projects,
+    questions,
     run_status,
     runs,
     stream,
@@ -24,6 +25,7 @@ api_router.include_router(features.router)
 api_router.include_router(runs.router)
 api_router.include_router(logs.router)
 api_router.include_router(messages.router)
+api_router.include_router(questions.router)
 api_router.include_router(stream.router)
 api_router.include_router(run_status.router)
 api_router.include_router(pipeline.router)

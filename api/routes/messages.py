@@ -129,6 +129,8 @@ def post_user_message(
         message_id=body.id,
         receipt=_user_receipt(principal),
         mode=mode,
+        # While the agent waits on a question, the person's message is its answer.
+        reply_to=None if principal.is_agent else run.open_question_id,
     )
     if not created:
         return _replay(message, sender=sender, content=body.content, response=response)

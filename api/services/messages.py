@@ -48,6 +48,8 @@ def post_message(
     receipt: DeliveryReceipt | None = None,
     receipt_for: str | None = None,
     mode: DeliveryMode | None = None,
+    options: list[str] | None = None,
+    reply_to: str | None = None,
 ) -> tuple[AgentMessage, bool]:
     """Append a message to ``run``'s thread and wake this process's streams.
 
@@ -65,6 +67,8 @@ def post_message(
             receipt=receipt,
             receipt_for=receipt_for,
             mode=mode,
+            options=options,
+            reply_to=reply_to,
         )
         if created:
             # Inside the lock: this process publishes in commit order, so its

@@ -24,6 +24,7 @@ PHASE_NOTICES: dict[AgentRunStatus, str] = {
     AgentRunStatus.CODING: "Started coding phase",
     AgentRunStatus.TESTING: "Started testing phase",
     AgentRunStatus.REVIEWING: "Started reviewing phase",
+    AgentRunStatus.WAITING: "Waiting for your answer",
 }
 #: Longest summary or error quoted in a notice (the run item keeps the whole text).
 MAX_NOTICE_DETAIL_CHARS = 500

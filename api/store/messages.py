@@ -77,6 +77,8 @@ def create_message(
     receipt: DeliveryReceipt | None = None,
     receipt_for: str | None = None,
     mode: DeliveryMode | None = None,
+    options: list[str] | None = None,
+    reply_to: str | None = None,
 ) -> tuple[AgentMessage, bool]:
     """Append a message to the run's thread.
 
@@ -104,6 +106,8 @@ def create_message(
         "receipt": receipt.model_dump(by_alias=True, exclude_none=True) if receipt else None,
         "receiptFor": receipt_for,
         "mode": mode.value if mode else None,
+        "options": options,
+        "replyTo": reply_to,
     }
     for _ in range(MAX_APPEND_ATTEMPTS):
         values["cursor"] = format_cursor(head + 1)

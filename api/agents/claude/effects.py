@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 
-from api.agents.receipts import announce_sent, mark_delivered, record_sent
 from api.agents.relay import FeatureRelay
 from api.services.bus import MessageBus
 from api.services.messages import post_message
+from api.services.receipts import announce_sent, mark_delivered, record_sent
 from api.services.status import report_status
 from api.store.db import Db
 from api.store.errors import ConflictError
@@ -77,15 +77,14 @@ class StoreEffects:
         announce_sent(self._db, self._bus, origin=self._run, message=message)
 
     def delivered(self, message: AgentMessage) -> None:
-        with contextlib.suppress(ConflictError):  # already delivered (a duplicate echo)
-            mark_delivered(
-                self._db,
-                self._bus,
-                origin=self._run,
-                message=message,
-                to=self._run,
-                channel=DeliveryChannel.LIVE,
-            )
+        mark_delivered(  # a duplicate echo finds it delivered: the receipt stands
+            self._db,
+            self._bus,
+            origin=self._run,
+            message=message,
+            to=self._run,
+            channel=DeliveryChannel.LIVE,
+        )
         self._relay.forget(message.id)
 
     def usage(self, total: RunUsage) -> None:

@@ -13,7 +13,9 @@ asked).
 from __future__ import annotations
 
 import contextlib
+import json
 import shlex
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from api.agents.claude.prompts import role_prompt
 from api.agents.claude.session import LiveSession
 from api.agents.claude.transport import ClaudeTransport, interrupt_line
 from api.agents.claude.verdict import Verdict, step_verdict
+from api.agents.mcp_config import ALLOWED_MCP_TOOLS, ASK_GUIDANCE, mcp_config
 from api.agents.process import StepProcess
 from api.agents.relay import FeatureRelay
 from api.services.bus import MessageBus
@@ -65,19 +68,22 @@ WORK_PHASES: dict[AgentRunRole, AgentRunStatus] = {
 }
 
 
-def claude_argv(
-    settings: Settings,
-    *,
-    allowed_tools: tuple[str, ...] = DEFAULT_ALLOWED_TOOLS,
-    extra: tuple[str, ...] = (),
-) -> list[str]:
+def claude_argv(settings: Settings, *, mcp_env: dict[str, str] | None = None) -> list[str]:
+    """The CLI's command line; with ``mcp_env`` (the step's environment), exactly our
+    ``omakase`` MCP server (``--strict-mcp-config``) and its tools allowed."""
     binary = settings.claude_bin or default_claude_bin()
+    tools: tuple[str, ...] = DEFAULT_ALLOWED_TOOLS
+    mcp: list[str] = []
+    if mcp_env is not None:
+        config = mcp_config(python=sys.executable, env=mcp_env)
+        mcp = ["--mcp-config", json.dumps(config), "--strict-mcp-config"]
+        tools = (*tools, *ALLOWED_MCP_TOOLS)
     return [
         binary,
         *STREAM_FLAGS,
         "--allowedTools",
-        ",".join(allowed_tools),
-        *extra,
+        ",".join(tools),
+        *mcp,
         *shlex.split(settings.claude_args),
     ]
 
@@ -85,6 +91,9 @@ def claude_argv(
 def claude_environment(env: dict[str, str], *, workspace: Path) -> dict[str, str]:
     merged = {**CLI_ENV_DEFAULTS, **env}
     merged["CLAUDE_CONFIG_DIR"] = str(workspace / CONFIG_DIR)
+    # Wait for the MCP server before the first model request: otherwise its tools may be
+    # missing from that request ("still connecting"), measured in docs/CLAUDE_STREAM.md.
+    merged["MCP_CONNECTION_NONBLOCKING"] = "0"
     return merged
 
 
@@ -135,7 +144,7 @@ def start_live_step(
     env: dict[str, str],
     workspace: Path,
     on_exit: Callable[[], None],
-    ask_guidance: str = "",
+    ask_guidance: str = ASK_GUIDANCE,
 ) -> LiveStep:
     """Start the CLI with its input open, write the role prompt, listen for the run's messages."""
     (workspace / CONFIG_DIR).mkdir(parents=True, exist_ok=True)

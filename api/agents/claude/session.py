@@ -94,7 +94,7 @@ def is_live_eligible(message: AgentMessage) -> bool:
         message.sender.value == "user"
         and message.mode is not DeliveryMode.QUEUE
         and receipt_state == "queued"
-        and getattr(message, "reply_to", None) is None
+        and message.reply_to is None
     )
 
 

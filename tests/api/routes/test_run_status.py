@@ -80,7 +80,13 @@ def test_invalid_report_is_422(client: TestClient, moto_db: Db) -> None:
     assert response.status_code == 422
     assert response.json() == {
         "detail": "Invalid body field 'status': Input should be 'started', 'thinking', "
-        "'coding', 'testing', 'reviewing', 'completed' or 'failed'."
+        "'coding', 'testing', 'reviewing', 'waiting', 'completed' or 'failed'."
+    }
+    waiting = client.patch(url(run, ""), json={"status": "waiting"}, headers=AUTH)
+    assert waiting.status_code == 422
+    assert waiting.json() == {
+        "detail": "Invalid body field 'status': 'waiting' is not reported: the run waits while "
+        "its agent's question is open (POST /api/agent-runs/{runId}/questions)."
     }
     extra = client.patch(url(run, ""), json={"status": "coding", "step": 3}, headers=AUTH)
     assert extra.status_code == 422
