@@ -222,17 +222,23 @@ def build_server(agent: OmakaseAgent) -> MCPServer:
             "decisions that are theirs to make; offer up to 6 short `options` when the answer "
             f"is a choice. The question is at most {MAX_MESSAGE_CHARS:,} characters. If nobody "
             "answers in time you get a sentence saying so: then decide on your own."
-        )
+        ),
+        # Plain text to the model: the answer itself, not {"result": "..."}.
+        structured_output=False,
     )
     async def ask_human(question: str, options: list[str] | None = None) -> str:
         return await agent.ask_human(question, options)
 
-    @server.tool(description="Write a short message in the person's chat (no answer awaited).")
+    @server.tool(
+        description="Write a short message in the person's chat (no answer awaited).",
+        structured_output=False,
+    )
     async def send_message(text: str) -> str:
         return await agent.send_message(text)
 
     @server.tool(
-        description="The messages the person sent you since your last check (marks them read)."
+        description="The messages the person sent you since your last check (marks them read).",
+        structured_output=False,
     )
     async def check_messages() -> str:
         return await agent.check_messages()

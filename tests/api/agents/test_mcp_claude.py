@@ -92,7 +92,7 @@ def test_the_cli_asks_the_person_and_the_answer_is_the_tool_result(
     init = session.of_type("system", "init")[0].data
     assert init["mcp_servers"] == [{"name": "omakase", "status": "connected"}]
     assert result.subtype == "success"
-    assert result.data["result"] == 'They said: {"result":"Postgres, please"}'
+    assert result.data["result"] == "They said: Postgres, please"
     thread = stack.thread(run_id)
     [asked] = [m for m in thread if m["type"] == "question"]
     assert (asked["content"], asked["options"]) == ("SQLite or Postgres?", ["SQLite", "Postgres"])
@@ -115,7 +115,7 @@ def test_the_cli_hears_nobody_answered_after_the_timeout(
     result = session.wait_result(TURN_TIMEOUT_S)
 
     assert result.data["result"] == (
-        'Tool: {"result":"Nobody answered within 1 s; decide on your own and say what you chose."}'
+        "Tool: Nobody answered within 1 s; decide on your own and say what you chose."
     )
     [asked] = [m for m in stack.thread(run_id) if m["type"] == "question"]
     assert asked["receipt"]["state"] == "not_delivered"
@@ -138,7 +138,7 @@ def test_the_cli_writes_in_the_chat_and_reads_the_persons_messages(
     session.send(user_line("Write the handlers"))
     result = session.wait_result(TURN_TIMEOUT_S)
 
-    assert result.data["result"].startswith('Inbox: {"result":"1 new message(s) from the person')
+    assert result.data["result"].startswith("Inbox: 1 new message(s) from the person")
     assert "Please use snake_case" in result.data["result"]
     by_id = {m["id"]: m for m in stack.thread(run_id)}
     assert by_id[posted["id"]]["receipt"]["channel"] == "mcp"
