@@ -32,6 +32,7 @@ from api.agents.inbox import write_inbox
 from api.agents.plan import Checkpoint, Decision, Outcome, decide
 from api.agents.process import StepProcess
 from api.agents.relay import FeatureRelay
+from api.agents.sandbox import sandboxed
 from api.agents.steps import ActiveStep, outcome_of
 from api.services.bus import MessageBus
 from api.services.status import announce, report_status
@@ -232,7 +233,7 @@ class FeaturePipeline:
         )
         settings = self.host.settings
         try:
-            argv = step_argv(settings)
+            argv = sandboxed(step_argv(settings), settings=settings, workspace=self.workspace)
             env = step_environment(
                 settings, agent_secret=self.host.agent_secret, launch=launch, base=dict(os.environ)
             )

@@ -135,16 +135,18 @@ class StepProcess:
             os.killpg(self.popen.pid, sig)
 
     def stop(self) -> int:
-        """End the process group (SIGTERM, then SIGKILL after a grace); returns the exit code."""
+        """End the process group (SIGTERM, then SIGKILL after a grace); returns the exit code.
+
+        The final SIGKILL always goes to the group: it ends the children the agent
+        left behind, and in the sandbox (whose bwrap exits at the SIGTERM) the PID
+        namespace's init, which takes every process still inside with it.
+        """
         if self.popen.poll() is None:
             self._signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=TERMINATE_GRACE_S)
-            except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
-                self.popen.wait()
-        else:
-            self._signal(signal.SIGKILL)  # children the agent left behind
+        self._signal(signal.SIGKILL)
+        self.popen.wait()
         return self.popen.returncode
 
     def finish_logs(self) -> None:
