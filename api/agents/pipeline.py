@@ -20,6 +20,7 @@ from typing import Protocol
 
 from anyio import to_thread
 
+from api.agents.claude.runner import LiveStep, claude_argv, start_live_step
 from api.agents.environment import (
     MESSAGES_FILE,
     RunnerConfigError,
@@ -41,7 +42,7 @@ from api.store.agents import list_agents, update_agent
 from api.store.claims import FeatureClaim, finish_pipeline, save_checkpoint
 from api.store.db import Db
 from api.store.errors import ConflictError
-from api.store.runs import create_run, get_run, list_runs_for_feature
+from api.store.runs import create_run, get_run, list_runs_for_feature, set_run_live
 from core.agents import persona
 from core.models import (
     AgentRun,
@@ -73,6 +74,10 @@ class PipelineHost(Protocol):
     def register(self, step: ActiveStep) -> None: ...
 
     def unregister(self, step: ActiveStep) -> None: ...
+
+    def wake(self, step: ActiveStep) -> None:
+        """The step's process has ended: conclude it now rather than at the next tick."""
+        ...
 
 
 def step_timeout(settings: Settings) -> float:
@@ -232,12 +237,33 @@ class FeaturePipeline:
             run=run, feature=self.feature, workspace=self.workspace, user_messages=delivery.records
         )
         settings = self.host.settings
+        holder: list[ActiveStep] = []
+        live: LiveStep | None = None
         try:
-            argv = sandboxed(step_argv(settings), settings=settings, workspace=self.workspace)
+            claude = settings.runner is RunnerKind.CLAUDE
+            runner_argv = claude_argv(settings) if claude else step_argv(settings)
+            # The claude CLI and the MCP server it starts share the step's sandbox.
+            argv = sandboxed(runner_argv, settings=settings, workspace=self.workspace)
             env = step_environment(
                 settings, agent_secret=self.host.agent_secret, launch=launch, base=dict(os.environ)
             )
-            process = StepProcess(db=db, run=run, argv=argv, env=env, cwd=self.workspace)
+            if claude:
+                set_run_live(db, run_id=run.id, live=True)
+                run = run.model_copy(update={"live": True})
+                live = start_live_step(
+                    db,
+                    bus,
+                    run=run,
+                    feature=self.feature,
+                    relay=self.relay,
+                    argv=argv,
+                    env=env,
+                    workspace=self.workspace,
+                    on_exit=lambda: self._wake(holder),
+                )
+                process = live.process
+            else:
+                process = StepProcess(db=db, run=run, argv=argv, env=env, cwd=self.workspace)
         except (RunnerConfigError, OSError, ValueError) as error:
             message = f"Could not start the agent: {error}"
             self._fail_quietly(run.id, message)
@@ -253,10 +279,16 @@ class FeaturePipeline:
             timeout_s=step_timeout(settings),
             future=future,
             loop=loop,
+            live=live,
         )
+        holder.append(step)
         self.active = step
         self.host.register(step)
         return step
+
+    def _wake(self, holder: list[ActiveStep]) -> None:
+        if holder:  # the process can end before its ActiveStep exists (start failed)
+            self.host.wake(holder[0])
 
     def _agent_after(self, run: AgentRun, outcome: Outcome) -> None:
         status = {

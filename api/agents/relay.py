@@ -32,37 +32,53 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.agents.guidance import GuidanceMessage
+from api.agents.receipts import (
+    describe_run,
+    is_delivered,
+    mark_delivered,
+    mark_not_delivered,
+    state_of,
+)
 from api.services.bus import MessageBus
-from api.services.messages import post_message
 from api.store.claims import advance_relay_cursors
 from api.store.db import Db
-from api.store.messages import list_messages, set_receipt
-from core.agents import persona
+from api.store.errors import ConflictError
+from api.store.messages import list_messages
 from core.models import (
     AgentMessage,
     AgentRun,
-    DeliveryReceipt,
+    DeliveryChannel,
+    DeliveryMode,
     MessageSender,
-    MessageType,
     ReceiptState,
-    iso,
-    utc_now,
 )
 
-CHANNEL_RELAY = "relay"
-CHANNEL_INBOX = "inbox"
 PIPELINE_ENDED = "the pipeline ended"
-#: Client-id prefixes of the notices (one notice per message, even on retries).
-DELIVERED_NOTICE_PREFIX = "rcpt-"
-NOT_DELIVERED_NOTICE_PREFIX = "nodl-"
+#: Channels through which the agent itself confirmed a message: it is consumed and
+#: is not handed to the next step again (the CLAUDE.md guidance still lists it).
+CONSUMING_CHANNELS = frozenset({DeliveryChannel.LIVE.value, DeliveryChannel.MCP.value})
+#: Receipt states that end a message's way: nothing delivers it any more.
+FINAL_STATES = frozenset({ReceiptState.NOT_DELIVERED, ReceiptState.WITHDRAWN})
 
 
-def describe_run(run: AgentRun) -> str:
-    return f"{persona(run.role).name} ({run.role.value}, step {run.step})"
+def is_consumed(message: AgentMessage) -> bool:
+    """Delivered to a live agent (or read through MCP): no later step gets it again."""
+    receipt = message.receipt
+    return is_delivered(message) and receipt is not None and receipt.channel in CONSUMING_CHANNELS
 
 
-def is_delivered(message: AgentMessage) -> bool:
-    return message.receipt is not None and message.receipt.state is ReceiptState.DELIVERED
+def awaits_delivery(message: AgentMessage) -> bool:
+    """A user message that some step should still receive."""
+    return (
+        message.sender is MessageSender.USER
+        and state_of(message) not in FINAL_STATES
+        and not is_consumed(message)
+    )
+
+
+def wants_mid_step(message: AgentMessage) -> bool:
+    """The person asked for this step to hear it (not held for the next one)."""
+    return message.mode is not DeliveryMode.QUEUE
 
 
 @dataclass
@@ -111,7 +127,7 @@ class FeatureRelay:
                 # messages and notices too, so each message is read once.
                 found = list_messages(self._db, run_id=run_id, since=self._seen.get(run_id))
                 for message in found:
-                    if message.sender is MessageSender.USER and message.id not in self.pending:
+                    if awaits_delivery(message) and message.id not in self.pending:
                         self.pending[message.id] = message
                         fresh.append(message)
                 if found:
@@ -124,42 +140,37 @@ class FeatureRelay:
 
     # --- receipts -------------------------------------------------------------------
 
-    def _notify(
-        self, message: AgentMessage, receipt: DeliveryReceipt, text: str, prefix: str
-    ) -> None:
-        origin = self.runs[message.run_id]
-        post_message(
-            self._db,
-            self._bus,
-            run=origin,
-            sender=MessageSender.AGENT,
-            role=origin.role,
-            content=text,
-            type=MessageType.STATUS,
-            message_id=f"{prefix}{message.id}",
-            receipt=receipt,
-            receipt_for=message.id,
-        )
+    def _mark_delivered(
+        self, message: AgentMessage, to: AgentRun, channel: DeliveryChannel
+    ) -> AgentMessage | None:
+        """Receipt a delivery; None if the message went another way meanwhile."""
+        try:
+            return mark_delivered(
+                self._db,
+                self._bus,
+                origin=self.runs[message.run_id],
+                message=message,
+                to=to,
+                channel=channel,
+            )
+        except ConflictError:
+            # Its receipt moved on elsewhere (withdrawn, or consumed by a live agent /
+            # check_messages in this step): not ours to deliver any more.
+            return None
 
-    def _mark_delivered(self, message: AgentMessage, to: AgentRun, channel: str) -> AgentMessage:
-        if is_delivered(message):
-            return message
-        receipt = DeliveryReceipt(
-            state=ReceiptState.DELIVERED,
-            delivered_at=iso(utc_now()),
-            run_id=to.id,
-            role=to.role,
-            step=to.step,
-            channel=channel,
-        )
-        stored = set_receipt(
-            self._db, run_id=message.run_id, cursor=message.cursor, receipt=receipt
-        )
-        via = " via the inbox" if channel == CHANNEL_INBOX else ""
-        self._notify(
-            stored, receipt, f"📬 Delivered to {describe_run(to)}{via}", DELIVERED_NOTICE_PREFIX
-        )
-        return stored
+    def forget(self, message_id: str) -> None:
+        """A message that went another way (live, MCP, withdrawn): no longer pending."""
+        with self.lock:
+            self.pending.pop(message_id, None)
+
+    def refresh(self, message: AgentMessage) -> None:
+        """Keep the pending copy current (its receipt moved forward, e.g. ``sent``)."""
+        with self.lock:
+            if message.id in self.pending:
+                if awaits_delivery(message):
+                    self.pending[message.id] = message
+                else:
+                    self.pending.pop(message.id, None)
 
     # --- deliveries -----------------------------------------------------------------
 
@@ -168,16 +179,21 @@ class FeatureRelay:
         with self.lock:
             self.poll()
             for message in self.pending_in_order():
-                if not is_delivered(message):
-                    self.pending[message.id] = self._mark_delivered(message, run, CHANNEL_INBOX)
-            return self.pending_in_order()
+                if not is_delivered(message) and wants_mid_step(message):
+                    stored = self._mark_delivered(message, run, DeliveryChannel.INBOX)
+                    if stored is None:
+                        self.pending.pop(message.id, None)
+                    else:
+                        self.pending[message.id] = stored
+            return [m for m in self.pending_in_order() if wants_mid_step(m)]
 
     def deliver_to_step(self, run: AgentRun) -> Delivery:
         """Hand every pending message to the step about to start (and persist the cursors)."""
         with self.lock:
             self.poll()
             batch = self.pending_in_order()
-            delivered = [self._mark_delivered(m, run, CHANNEL_RELAY) for m in batch]
+            marked = [self._mark_delivered(m, run, DeliveryChannel.RELAY) for m in batch]
+            delivered = [m for m in marked if m is not None]
             moved: dict[str, str] = {}
             for message in delivered:
                 if message.cursor > moved.get(message.run_id, ""):
@@ -197,16 +213,16 @@ class FeatureRelay:
             for message in self.pending_in_order():
                 if is_delivered(message):
                     continue
-                receipt = DeliveryReceipt(state=ReceiptState.NOT_DELIVERED, reason=PIPELINE_ENDED)
-                stored = set_receipt(
-                    self._db, run_id=message.run_id, cursor=message.cursor, receipt=receipt
-                )
-                self._notify(
-                    stored,
-                    receipt,
-                    f"📭 Not delivered: {PIPELINE_ENDED}",
-                    NOT_DELIVERED_NOTICE_PREFIX,
-                )
+                try:
+                    stored = mark_not_delivered(
+                        self._db,
+                        self._bus,
+                        origin=self.runs[message.run_id],
+                        message=message,
+                        reason=PIPELINE_ENDED,
+                    )
+                except ConflictError:
+                    continue  # withdrawn or delivered meanwhile
                 closed.append(stored)
             self.pending.clear()
             return closed

@@ -25,6 +25,7 @@ from core.cursor import CURSOR_DIGITS, is_cursor, normalize_timestamp
 from core.models import (
     AgentMessage,
     AgentRun,
+    DeliveryMode,
     DeliveryReceipt,
     MessageCreate,
     MessageSender,
@@ -100,10 +101,33 @@ def post_run_message(
         role=run.role if sender is MessageSender.AGENT else None,
         message_id=body.id,
         receipt=_user_receipt(principal),
+        mode=delivery_mode(run, body.mode, sender=sender),
     )
     if not created:
         return _replay(message, sender=sender, content=body.content, response=response)
     return message
+
+
+def delivery_mode(
+    run: AgentRun, requested: DeliveryMode | None, *, sender: MessageSender
+) -> DeliveryMode | None:
+    """The mode a message is stored with (``None`` for agent messages).
+
+    A running step hears ``steer`` messages mid-step (live runner: its input; the
+    demo and command runners: the inbox file), so ``steer`` is the default; only
+    a live runner can cut a turn short, so ``interrupt`` elsewhere is a 409.
+    """
+    if sender is MessageSender.AGENT:
+        if requested is not None:
+            raise HTTPException(422, "Invalid body field 'mode': only user messages have a mode.")
+        return None
+    if requested is DeliveryMode.INTERRUPT and not run.live:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"Agent run {run.id} cannot be interrupted: its runner does not take messages "
+            "during a turn (only the claude runner does). Send it with mode 'steer' or 'queue'.",
+        )
+    return requested or DeliveryMode.STEER
 
 
 def _user_receipt(principal: Principal) -> DeliveryReceipt | None:

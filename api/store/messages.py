@@ -36,6 +36,7 @@ from core.models import (
     AgentMessage,
     AgentRun,
     AgentRunRole,
+    DeliveryMode,
     DeliveryReceipt,
     MessageSender,
     MessageType,
@@ -63,6 +64,7 @@ def create_message(
     message_id: str | None = None,
     receipt: DeliveryReceipt | None = None,
     receipt_for: str | None = None,
+    mode: DeliveryMode | None = None,
 ) -> tuple[AgentMessage, bool]:
     """Append a message to the run's thread.
 
@@ -89,6 +91,7 @@ def create_message(
         "timestamp": iso(utc_now()),
         "receipt": receipt.model_dump(by_alias=True, exclude_none=True) if receipt else None,
         "receiptFor": receipt_for,
+        "mode": mode.value if mode else None,
     }
     for _ in range(MAX_APPEND_ATTEMPTS):
         values["cursor"] = format_cursor(head + 1)
