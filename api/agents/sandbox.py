@@ -13,8 +13,9 @@ agent-token secret), the token file and the local engine's data under
   workspace, a per-feature HOME (``<workspace_root>/.homes/<feature>``) and a
   private ``/tmp``;
 * ``.data/``, well-known credential stores of the API user's home and
-  ``OMAKASE_SANDBOX_HIDE`` are replaced by empty read-only folders (or
-  ``/dev/null`` for a file), and so are the other features' workspaces and homes;
+  ``OMAKASE_SANDBOX_HIDE`` are replaced by empty read-only folders (a file by
+  ``/dev/null`` on a ``nodev`` mount: it cannot be opened at all), and so are
+  the other features' workspaces and homes;
 * no capabilities, even when the API runs as root.
 
 The network is shared on purpose: the agent must reach the API and the model
