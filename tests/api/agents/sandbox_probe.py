@@ -11,6 +11,8 @@ What to do comes as JSON in the feature's description (``OMAKASE_FEATURE_DESCRIP
   SIGTERM (one of them in a session of its own, out of the process group) with
   the marker in their command lines, write ``.omakase/lingering`` and wait to
   be stopped.
+* ``{"mode": "graceful"}`` — on SIGTERM take ``CLEANUP_S`` to clean up, write
+  ``.omakase/terminated`` and exit; write ``.omakase/lingering`` and wait for it.
 
 Standard library only: it runs in the sandbox with the repository read-only.
 """
@@ -28,6 +30,8 @@ from typing import Any
 
 #: How long a lingering process waits to be stopped (far beyond any test).
 LINGER_S = 600.0
+#: How long the graceful agent's clean-up takes (well inside the stop grace of 3 s).
+CLEANUP_S = 0.5
 
 
 def _read(path: str) -> str:
@@ -85,10 +89,23 @@ def linger(spec: dict[str, Any], workspace: Path) -> None:
     time.sleep(LINGER_S)
 
 
+def graceful(_spec: dict[str, Any], workspace: Path) -> None:
+    def finish(_signum: int, _frame: object) -> None:
+        time.sleep(CLEANUP_S)
+        (workspace / ".omakase" / "terminated").write_text("cleaned up\n")
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, finish)
+    flag = workspace / ".omakase" / "lingering"
+    flag.parent.mkdir(parents=True, exist_ok=True)
+    flag.write_text("ready\n")
+    time.sleep(LINGER_S)
+
+
 def main() -> int:
     spec = json.loads(os.environ["OMAKASE_FEATURE_DESCRIPTION"])
     workspace = Path(os.environ["OMAKASE_WORKSPACE"])
-    {"report": report, "linger": linger}[spec["mode"]](spec, workspace)
+    {"report": report, "linger": linger, "graceful": graceful}[spec["mode"]](spec, workspace)
     return 0
 
 

@@ -161,11 +161,24 @@ def test_cancel_ends_every_process_of_the_step(sandboxed: Agents) -> None:
     wait_for(lambda: not processes_with(marker), "every process of the step to end")
 
 
+def test_cancel_gives_the_agent_its_grace_to_clean_up(sandboxed: Agents) -> None:
+    """bwrap exits at the SIGTERM at once; the agent inside still gets the grace period."""
+    feature = feature_with(sandboxed, {"mode": "graceful"})
+    folder = sandboxed.workspaces / feature["id"] / ".omakase"
+    wait_for((folder / "lingering").exists, "the agent to start waiting")
+    run = sandboxed.wait_active(feature, "architect")
+    with sandboxed.http as client:
+        assert client.post(f"/api/agent-runs/{run['id']}/cancel").status_code == 200
+    assert sandboxed.wait_finished(feature)["status"] == "failing"
+    assert (folder / "terminated").read_text() == "cleaned up\n"
+
+
 def test_a_required_sandbox_that_cannot_start_fails_the_step_clearly(
-    engine: LocalEngine, agents_db: Db, tmp_path: Path
+    engine: LocalEngine, engine_db: Db, tmp_path: Path
 ) -> None:
+    # Its own tables: the module's sandboxed API must not pick this feature up.
     server = server_for(
-        agents_db,
+        engine_db,
         engine,
         tmp_path,
         tmp_path / "workspaces",
