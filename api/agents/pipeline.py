@@ -42,7 +42,7 @@ from api.store.agents import list_agents, update_agent
 from api.store.claims import FeatureClaim, finish_pipeline, save_checkpoint
 from api.store.db import Db
 from api.store.errors import ConflictError
-from api.store.runs import create_run, get_run, list_runs_for_feature, set_run_live
+from api.store.runs import create_run, get_run, list_runs_for_feature
 from core.agents import persona
 from core.models import (
     AgentRun,
@@ -198,6 +198,7 @@ class FeaturePipeline:
                 role=current.role,
                 step=current.step,
                 attempt=current.attempt,
+                live=self.host.settings.runner is RunnerKind.CLAUDE,
             ),
         )
         self.relay.add_run(run)
@@ -218,7 +219,8 @@ class FeaturePipeline:
             current_run_id=run.id,
             current_feature_id=self.feature_id,
         )
-        delivery = self.relay.deliver_to_step(run)
+        batch = self.relay.batch_for_step()
+        records = [self.relay.record(m, run) for m in batch]
         self.workspace.mkdir(parents=True, exist_ok=True)
         context = StepContext(
             agent_name=persona(run.role).name,
@@ -231,10 +233,10 @@ class FeaturePipeline:
         self.inbox_ids = ()
         write_atomically(
             self.workspace / MESSAGES_FILE,
-            json.dumps(delivery.records, indent=2, ensure_ascii=False) + "\n",
+            json.dumps(records, indent=2, ensure_ascii=False) + "\n",
         )
         launch = StepLaunch(
-            run=run, feature=self.feature, workspace=self.workspace, user_messages=delivery.records
+            run=run, feature=self.feature, workspace=self.workspace, user_messages=records
         )
         settings = self.host.settings
         holder: list[ActiveStep] = []
@@ -248,8 +250,6 @@ class FeaturePipeline:
                 settings, agent_secret=self.host.agent_secret, launch=launch, base=dict(os.environ)
             )
             if claude:
-                set_run_live(db, run_id=run.id, live=True)
-                run = run.model_copy(update={"live": True})
                 live = start_live_step(
                     db,
                     bus,
@@ -269,9 +269,11 @@ class FeaturePipeline:
             self._fail_quietly(run.id, message)
             self._agent_after(run, Outcome.FAILED)
             return Outcome.FAILED, message
+        # Receipts only now: a step that could not start claimed no delivery.
+        delivered = self.relay.deliver_to_step(run, batch)
         process.pump.system(
             f"▶ step {run.step} ({run.role.value}, attempt {run.attempt}) started: "
-            f"{len(delivery.messages)} relayed message(s), pid {process.pid}"
+            f"{len(delivered)} relayed message(s), pid {process.pid}"
         )
         step = ActiveStep(
             run=run,

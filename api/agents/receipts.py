@@ -36,7 +36,7 @@ SENT_NOTICE_PREFIX = "live-sent-"
 #: How each channel is named in the "Delivered to …" notice.
 CHANNEL_WORDS: dict[str, str] = {
     DeliveryChannel.LIVE: " live, during its step",
-    DeliveryChannel.RELAY: " at the start of its step",
+    DeliveryChannel.RELAY: "",
     DeliveryChannel.INBOX: " via the inbox",
     DeliveryChannel.MCP: " via check_messages",
 }
@@ -95,22 +95,27 @@ def receipt_for(
     )
 
 
-def mark_sent(
-    db: Db, bus: MessageBus, *, origin: AgentRun, message: AgentMessage, to: AgentRun
-) -> AgentMessage:
-    """The message was written to a live agent's input (not yet confirmed by the agent)."""
+def record_sent(db: Db, *, message: AgentMessage, to: AgentRun) -> AgentMessage:
+    """Receipt ``sent`` (the commit point: a withdrawn message raises ``ConflictError``).
+
+    Called just before the message is written to a live agent's input; the notice
+    follows the write (``announce_sent``), so the write waits for one store call.
+    """
     receipt = receipt_for(to, state=ReceiptState.SENT, channel=DeliveryChannel.LIVE, previous=None)
-    stored = set_receipt(db, run_id=message.run_id, cursor=message.cursor, receipt=receipt)
+    return set_receipt(db, run_id=message.run_id, cursor=message.cursor, receipt=receipt)
+
+
+def announce_sent(db: Db, bus: MessageBus, *, origin: AgentRun, message: AgentMessage) -> None:
+    assert message.receipt is not None
     notify(
         db,
         bus,
         origin=origin,
-        message=stored,
-        receipt=receipt,
-        text=f"📨 Sent to {describe_run(to)}; waiting for the agent to take it",
+        message=message,
+        receipt=message.receipt,
+        text=f"📨 Sent to {persona(origin.role).name} during its step; waiting for it to take it",
         notice_id=f"{SENT_NOTICE_PREFIX}{message.id}",
     )
-    return stored
 
 
 def mark_delivered(

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from api.agents.guidance import GuidanceMessage
@@ -37,6 +36,7 @@ from api.agents.receipts import (
     is_delivered,
     mark_delivered,
     mark_not_delivered,
+    receipt_for,
     state_of,
 )
 from api.services.bus import MessageBus
@@ -79,14 +79,6 @@ def awaits_delivery(message: AgentMessage) -> bool:
 def wants_mid_step(message: AgentMessage) -> bool:
     """The person asked for this step to hear it (not held for the next one)."""
     return message.mode is not DeliveryMode.QUEUE
-
-
-@dataclass
-class Delivery:
-    """What a step received through the relay."""
-
-    messages: list[AgentMessage]
-    records: list[dict[str, Any]]
 
 
 class FeatureRelay:
@@ -187,23 +179,33 @@ class FeatureRelay:
                         self.pending[message.id] = stored
             return [m for m in self.pending_in_order() if wants_mid_step(m)]
 
-    def deliver_to_step(self, run: AgentRun) -> Delivery:
-        """Hand every pending message to the step about to start (and persist the cursors)."""
+    def batch_for_step(self) -> list[AgentMessage]:
+        """Every pending message, for the step about to start (nothing is written yet)."""
         with self.lock:
             self.poll()
-            batch = self.pending_in_order()
+            return self.pending_in_order()
+
+    def deliver_to_step(self, run: AgentRun, batch: list[AgentMessage]) -> list[AgentMessage]:
+        """The step's process started with ``batch``: receipt it and persist the cursors.
+
+        Called only once the process exists, so a step that could not start (a bad
+        command, an environment the kernel refused) leaves its messages pending for
+        the next attempt, with no receipt claiming they arrived.
+        """
+        with self.lock:
             marked = [self._mark_delivered(m, run, DeliveryChannel.RELAY) for m in batch]
             delivered = [m for m in marked if m is not None]
             moved: dict[str, str] = {}
-            for message in delivered:
+            for message in batch:
                 if message.cursor > moved.get(message.run_id, ""):
                     moved[message.run_id] = message.cursor
             advance_relay_cursors(
                 self._db, feature_id=self.feature_id, owner_id=self.owner_id, cursors=moved
             )
             self.cursors.update(moved)
-            self.pending.clear()
-            return Delivery(messages=delivered, records=[self.record(m) for m in delivered])
+            for message in batch:
+                self.pending.pop(message.id, None)
+            return delivered
 
     def close_undelivered(self) -> list[AgentMessage]:
         """The pipeline ended: messages no step received are marked not delivered."""
@@ -229,9 +231,14 @@ class FeatureRelay:
 
     # --- views ----------------------------------------------------------------------
 
-    def record(self, message: AgentMessage) -> dict[str, Any]:
-        """One OMAKASE_USER_MESSAGES entry."""
+    def record(self, message: AgentMessage, to: AgentRun) -> dict[str, Any]:
+        """One OMAKASE_USER_MESSAGES entry for the step ``to`` (its first delivery, if none)."""
         origin = self.runs.get(message.run_id)
+        first = message.receipt if is_delivered(message) else None
+        if first is None:
+            first = receipt_for(
+                to, state=ReceiptState.DELIVERED, channel=DeliveryChannel.RELAY, previous=None
+            )
         return {
             "id": message.id,
             "runId": message.run_id,
@@ -240,9 +247,7 @@ class FeatureRelay:
             "cursor": message.cursor,
             "sentToRole": origin.role.value if origin else None,
             "sentToStep": origin.step if origin else None,
-            "firstDelivery": message.receipt.model_dump(by_alias=True, exclude_none=True)
-            if message.receipt
-            else None,
+            "firstDelivery": first.model_dump(by_alias=True, exclude_none=True),
         }
 
     def guidance(self) -> list[GuidanceMessage]:
@@ -250,7 +255,11 @@ class FeatureRelay:
         with self.lock:
             collected: list[AgentMessage] = []
             for run_id in list(self.runs):
-                collected += list_messages(self._db, run_id=run_id, sender=MessageSender.USER)
+                collected += [
+                    m
+                    for m in list_messages(self._db, run_id=run_id, sender=MessageSender.USER)
+                    if state_of(m) is not ReceiptState.WITHDRAWN  # taken back: no agent sees it
+                ]
             collected.sort(key=lambda m: (m.timestamp, m.cursor))
             return [
                 GuidanceMessage(

@@ -170,7 +170,8 @@ def conclude(
         )
     else:
         tail = step.process.pump.last_stderr[:MAX_STDERR_QUOTE]
-        message = failure or f"The agent exited with code {code}" + (f": {tail}" if tail else ".")
+        reason = failure or f"The agent exited with code {code}"
+        message = reason + (f": {tail}" if tail else ".")
         outcome = outcome_of(
             _report(db, bus, step.run.id, AgentRunStatus.FAILED, error_message=message)
         )

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from api.auth import Principal, require_run_access
 from api.deps import DbDep, OperatorDep, PrincipalDep, RuntimeDep
 from api.routes.params import FeatureId, RunId
+from api.runtime import Runtime
 from api.services.messages import post_message
 from api.store.features import get_feature
 from api.store.messages import find_message, list_messages, list_messages_by_feature
@@ -82,16 +83,42 @@ def post_run_message(
     response: Response,
 ) -> AgentMessage:
     require_run_access(principal, run_id)
+    run = get_run(runtime.db, run_id=run_id)
+    return post_user_message(runtime, run, body, principal, response, allow_ended=False)
+
+
+def post_user_message(
+    runtime: Runtime,
+    run: AgentRun,
+    body: MessageCreate,
+    principal: Principal,
+    response: Response,
+    *,
+    allow_ended: bool,
+) -> AgentMessage:
+    """Store ``body`` in ``run``'s thread: the ONE place a posted message is admitted.
+
+    Shared by the run POST and the feature POST (``allow_ended``: the feature route
+    holds a message for the next step in its last, ended, run's thread). Where a
+    message goes by ``mode`` is decided here, so live steering extends this function.
+    """
     db = runtime.db
-    run = get_run(db, run_id=run_id)
     sender = MessageSender.AGENT if principal.is_agent else MessageSender.USER
-    if not run.is_active:
+    if not run.is_active and not allow_ended:
         # A retry whose first attempt landed before the run ended still gets its message.
         if body.id is not None:
-            existing = find_message(db, run_id=run_id, message_id=body.id)
+            existing = find_message(db, run_id=run.id, message_id=body.id)
             if existing is not None:
                 return _replay(existing, sender=sender, content=body.content, response=response)
         raise HTTPException(status.HTTP_409_CONFLICT, ended_detail(run))
+    try:
+        mode = _delivery_mode(run, body.mode) if sender is MessageSender.USER else None
+    except HTTPException:
+        # A retry of a message stored while its mode was possible still gets it back.
+        existing = find_message(db, run_id=run.id, message_id=body.id) if body.id else None
+        if existing is None:
+            raise
+        return _replay(existing, sender=sender, content=body.content, response=response)
     message, created = post_message(
         db,
         runtime.bus,
@@ -101,33 +128,32 @@ def post_run_message(
         role=run.role if sender is MessageSender.AGENT else None,
         message_id=body.id,
         receipt=_user_receipt(principal),
-        mode=delivery_mode(run, body.mode, sender=sender),
+        mode=mode,
     )
     if not created:
         return _replay(message, sender=sender, content=body.content, response=response)
     return message
 
 
-def delivery_mode(
-    run: AgentRun, requested: DeliveryMode | None, *, sender: MessageSender
-) -> DeliveryMode | None:
-    """The mode a message is stored with (``None`` for agent messages).
+def _delivery_mode(run: AgentRun, asked: DeliveryMode | None) -> DeliveryMode:
+    """The mode a user message is stored with.
 
-    A running step hears ``steer`` messages mid-step (live runner: its input; the
-    demo and command runners: the inbox file), so ``steer`` is the default; only
-    a live runner can cut a turn short, so ``interrupt`` elsewhere is a 409.
+    While a step runs, ``steer`` (the default) reaches it during the step: a live
+    runner (claude) takes it on its input, the demo and command runners in the
+    mid-step inbox file. Between steps (the feature route stores the message in
+    the last, ended, run) it waits for the next step: ``queue``. Only a live runner
+    can cut a turn short, so ``interrupt`` anywhere else is a 409 with a sentence.
     """
-    if sender is MessageSender.AGENT:
-        if requested is not None:
-            raise HTTPException(422, "Invalid body field 'mode': only user messages have a mode.")
-        return None
-    if requested is DeliveryMode.INTERRUPT and not run.live:
+    if asked is DeliveryMode.INTERRUPT and not (run.is_active and run.live):
+        where = "its runner cannot cut a turn short" if run.is_active else "no step is running"
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"Agent run {run.id} cannot be interrupted: its runner does not take messages "
-            "during a turn (only the claude runner does). Send it with mode 'steer' or 'queue'.",
+            f"Agent run {run.id} cannot be interrupted: {where} (only the claude runner "
+            "can). Send the message with mode 'steer' or 'queue'.",
         )
-    return requested or DeliveryMode.STEER
+    if not run.is_active:
+        return DeliveryMode.QUEUE
+    return asked or DeliveryMode.STEER
 
 
 def _user_receipt(principal: Principal) -> DeliveryReceipt | None:

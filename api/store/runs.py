@@ -42,6 +42,7 @@ def create_run(db: Db, *, data: AgentRunCreate) -> AgentRun:
         role=data.role,
         step=data.step,
         attempt=data.attempt,
+        live=data.live,
         started_at=now,
         updated_at=now,
     )
@@ -179,16 +180,4 @@ def set_run_usage(db: Db, *, run_id: str, usage: RunUsage) -> None:
             ConditionExpression=RUN_EXISTS,
             ExpressionAttributeNames={"#usage": "usage"},
             ExpressionAttributeValues={":usage": to_value(usage.model_dump(by_alias=True))},
-        )
-
-
-def set_run_live(db: Db, *, run_id: str, live: bool) -> None:
-    """Whether ``steer``/``interrupt`` reach this run's agent during its step."""
-    with store_errors("mark the run live"):
-        db.client.update_item(
-            TableName=db.table(AGENT_RUNS),
-            Key=to_item({"id": run_id}),
-            UpdateExpression="SET live = :live",
-            ConditionExpression=RUN_EXISTS,
-            ExpressionAttributeValues={":live": to_value(live)},
         )

@@ -14,6 +14,7 @@ CLI was seen to call.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -27,13 +28,11 @@ from tests.support.fake_model_script import (
     Predicate,
     Responder,
     scripted_policy,
-    text,
+    side_policy,
 )
 
 #: Rough characters per token, for plausible usage numbers.
 CHARS_PER_TOKEN = 4
-#: What side calls (no tools: titles, summaries) are answered.
-SIDE_ANSWER = "Scripted side answer."
 #: How long ``stop`` waits for the serving thread.
 STOP_TIMEOUT_S = 5.0
 
@@ -117,7 +116,7 @@ class FakeModel:
 
     def __init__(self, responder: Responder = scripted_policy) -> None:
         self.responder = responder
-        self.side_responder: Responder = lambda _request: [text(SIDE_ANSWER)]
+        self.side_responder: Responder = side_policy
         self._requests: list[ModelRequest] = []
         self._changed = threading.Condition()
         #: Responder failures (tracebacks as text); the fixture fails the test on any.
@@ -149,14 +148,7 @@ class FakeModel:
     # -- the record ---------------------------------------------------------
     def record(self, request: ModelRequest) -> ModelRequest:
         with self._changed:
-            numbered = ModelRequest(
-                request.method,
-                request.path,
-                request.body,
-                request.headers,
-                request.at,
-                seq=len(self._requests),
-            )
+            numbered = dataclasses.replace(request, seq=len(self._requests))
             self._requests.append(numbered)
             self._changed.notify_all()
         return numbered
@@ -284,10 +276,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
-        self.end_headers()
-        for name, data in events:
-            chunk = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        try:
+            self.end_headers()
+            for name, data in events:
+                chunk = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            # The CLI drops the connection of a request it interrupted: not an error.
+            self.close_connection = True

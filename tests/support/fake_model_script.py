@@ -25,7 +25,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Block = dict[str, Any]
@@ -41,7 +41,7 @@ REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 INTERRUPTED = re.compile(r"\[Request interrupted by user[^\]]*\]")
 #: How CLI 2.1.197 wraps a message sent while a tool ran (a ``system`` message).
 INJECTED_PREFIX = "The user sent a new message while you were working:"
-INJECTED_SUFFIX = "\n\nIMPORTANT: After completing your current task"
+INJECTED_SUFFIX = "\n\nIMPORTANT:"
 
 
 def text(words: str) -> Block:
@@ -93,8 +93,8 @@ class ModelRequest:
     headers: dict[str, str]
     #: ``time.monotonic()`` when it arrived (for ordering against stdout events).
     at: float
+    #: Position in the server's record (0 = first request it got).
     seq: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model(self) -> str:
@@ -150,12 +150,17 @@ class ModelRequest:
 
     @property
     def injected(self) -> list[str]:
-        """User messages the CLI injected mid-turn (it sends them as ``system`` messages)."""
+        """User messages the CLI injected mid-turn, oldest first.
+
+        The CLI sends them as one ``system`` message per tool boundary; several
+        messages queued during one tool are sections of that one message.
+        """
         found = []
         for message in self.messages[self.turn_start() :]:
             words = block_text(message.get("content"))
             if message.get("role") == "system" and words.startswith(INJECTED_PREFIX):
-                found.append(words.removeprefix(INJECTED_PREFIX).split(INJECTED_SUFFIX)[0].strip())
+                for section in words.split(INJECTED_PREFIX)[1:]:
+                    found.append(section.split(INJECTED_SUFFIX)[0].strip())
         return found
 
     @property
@@ -301,3 +306,33 @@ def after_tool(name: str) -> Predicate:
 def reply_with_tool_result(prefix: str = "The answer was: ") -> Responder:
     """A responder that answers with the text of the last tool result (e.g. ask_human's)."""
     return lambda request: [text(prefix + request.last_tool_result)]
+
+
+#: Sample values for JSON-schema side answers, by property type.
+SCHEMA_SAMPLES: dict[str, Any] = {
+    "string": "Scripted",
+    "boolean": False,
+    "number": 0,
+    "integer": 0,
+    "array": [],
+    "object": {},
+}
+
+
+def side_policy(request: ModelRequest) -> list[Block]:
+    """A harmless answer for the CLI's own helper calls (no tools offered).
+
+    Seen with CLI 2.1.197 when nonessential traffic is allowed: a session-title
+    call asking for JSON ``{"title": …}`` through ``output_config.format``
+    (``json_schema``). A schema gets a conforming object; anything else a short text.
+    """
+    output_format = request.body.get("output_config", {}).get("format") or {}
+    schema = output_format.get("schema") if isinstance(output_format, dict) else None
+    if isinstance(schema, dict):
+        properties = schema.get("properties", {})
+        answer = {
+            name: SCHEMA_SAMPLES.get(str(properties.get(name, {}).get("type")), "Scripted")
+            for name in schema.get("required", [])
+        }
+        return [text(json.dumps(answer))]
+    return [text("Scripted side answer.")]

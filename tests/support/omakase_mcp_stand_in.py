@@ -14,7 +14,10 @@ from mcp.server.mcpserver import MCPServer
 server = MCPServer("omakase")
 
 
-@server.tool()
+# structured_output=False: the model then gets the plain text. With the SDK's default a
+# ``str`` return also goes out as structuredContent, and CLI 2.1.197 shows the model
+# that instead: ``{"result":"…"}``.
+@server.tool(structured_output=False)
 def ask_human(question: str) -> str:
     """Ask the person a question and wait for the answer."""
     return os.environ.get("OMAKASE_TEST_ANSWER", "no answer") + f" (to: {question})"

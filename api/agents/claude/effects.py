@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
-from api.agents.receipts import mark_delivered, mark_sent
+from api.agents.receipts import announce_sent, mark_delivered, record_sent
 from api.agents.relay import FeatureRelay
 from api.services.bus import MessageBus
 from api.services.messages import post_message
@@ -64,14 +64,17 @@ class StoreEffects:
         with contextlib.suppress(ConflictError):  # the run ended meanwhile
             report_status(self._db, self._bus, run_id=self._run.id, status=status)
 
-    def sent(self, message: AgentMessage) -> AgentMessage | None:
+    def sending(self, message: AgentMessage) -> AgentMessage | None:
         try:
-            stored = mark_sent(self._db, self._bus, origin=self._run, message=message, to=self._run)
+            stored = record_sent(self._db, message=message, to=self._run)
         except ConflictError:
             self._relay.forget(message.id)
             return None
         self._relay.refresh(stored)
         return stored
+
+    def sent(self, message: AgentMessage) -> None:
+        announce_sent(self._db, self._bus, origin=self._run, message=message)
 
     def delivered(self, message: AgentMessage) -> None:
         with contextlib.suppress(ConflictError):  # already delivered (a duplicate echo)

@@ -69,8 +69,13 @@ class SessionEffects(Protocol):
 
     def phase(self, status: AgentRunStatus) -> None: ...
 
-    def sent(self, message: AgentMessage) -> AgentMessage | None:
-        """Receipt ``sent``; None when the message went another way (e.g. withdrawn)."""
+    def sending(self, message: AgentMessage) -> AgentMessage | None:
+        """Receipt ``sent`` before the write; None when the message went another way
+        (e.g. withdrawn): then it is not written."""
+        ...
+
+    def sent(self, message: AgentMessage) -> None:
+        """After the write: tell the chat (the receipt's notice)."""
         ...
 
     def delivered(self, message: AgentMessage) -> None: ...
@@ -141,9 +146,17 @@ class LiveSession:
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
-        """Write the role prompt (the first turn) and start the session thread."""
+        """Write the role prompt (the first turn) and start the session thread.
+
+        A CLI that died at once (bad binary, bad arguments) closed its input: the
+        step then ends with the process's exit code, which the monitor reports.
+        """
+        try:
+            self._transport.send(user_line(self._prompt, uuid=str(uuidlib.uuid4())))
+        except TransportClosedError:
+            log.warning("the agent's input closed before the prompt was written")
+            return
         self._begin_turn()
-        self._transport.send(user_line(self._prompt, uuid=str(uuidlib.uuid4())))
         self._thread.start()
 
     def stop(self) -> None:
@@ -292,7 +305,7 @@ class LiveSession:
             with self._cond:
                 self._interrupts_in_flight += 1
             self._transport.send(interrupt_line(f"interrupt-{message.id}"))
-        stored = self._effects.sent(message)
+        stored = self._effects.sending(message)
         if stored is None:
             return  # withdrawn meanwhile: never written
         uuid = message_uuid(message.id)
@@ -302,6 +315,7 @@ class LiveSession:
         if idle:
             self._extra_turns += 1
             self._begin_turn()
+        self._effects.sent(stored)
 
     def _after_turn(self) -> None:
         """A turn ended: end the step unless something is still pending for the agent."""
