@@ -100,6 +100,18 @@ def _present(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     return [p for p in shown if p.is_dir()], [p for p in shown if not p.is_dir()]
 
 
+def _program_in_tmp(argv: Sequence[str]) -> list[Path]:
+    """The program itself when it lives under /tmp (a test's stand-in CLI): shown read-only.
+
+    The private /tmp would hide it and the step would fail with bwrap's "No
+    such file or directory" instead of running the agent.
+    """
+    program = Path(argv[0]) if argv else None
+    if program is None or not program.is_absolute() or not program.is_file():
+        return []
+    return [program] if program.resolve().is_relative_to(PRIVATE_TMP) else []
+
+
 def sandbox_argv(argv: Sequence[str], *, workspace: Path, policy: SandboxPolicy) -> list[str]:
     """``argv`` run by bwrap with the policy's view of the machine; cwd = the workspace.
 
@@ -112,12 +124,14 @@ def sandbox_argv(argv: Sequence[str], *, workspace: Path, policy: SandboxPolicy)
     home = policy.home_for(workspace)
     folders, files = _present(policy.hidden)
     empty = [*folders, policy.workspace_root]
+    program = _program_in_tmp(argv)
     return [
         policy.bwrap,
         *BASE_MOUNTS,
         *(part for path in empty for part in ("--tmpfs", str(path))),
         *(part for path in files for part in ("--ro-bind", "/dev/null", str(path))),
         *(part for path in (workspace, home) for part in ("--bind", str(path), str(path))),
+        *(part for path in program for part in ("--ro-bind", str(path), str(path))),
         *(part for path in empty for part in ("--remount-ro", str(path))),
         *ISOLATION,
         "--chdir",

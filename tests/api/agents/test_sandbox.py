@@ -254,3 +254,21 @@ def test_a_step_outlives_the_thread_that_started_it(tmp_path: Path) -> None:
     process = started[0]
     out, _ = process.communicate("still here\n", timeout=RUN_TIMEOUT_S)
     assert (process.returncode, out) == (0, "still here\n")
+
+
+@needs_bwrap
+def test_a_program_under_tmp_is_shown_alone(tmp_path: Path) -> None:
+    """A stand-in CLI in a test's tmp folder still runs; its neighbours stay hidden."""
+    program = tmp_path / "stand-in-cli"
+    program.write_text(
+        f'#!/bin/sh\ntest -e "{tmp_path / "neighbour"}" && echo seen || echo alone\n'
+    )
+    program.chmod(0o755)
+    (tmp_path / "neighbour").write_text("host file")
+    workspace = tmp_path / "ws" / "feat_1"
+    workspace.mkdir(parents=True)
+    settings = Settings(workspace_root=tmp_path / "ws", agent_sandbox=SandboxMode.BWRAP)
+    argv = sandboxed([str(program)], settings=settings, workspace=workspace)
+    assert flag_values(argv, "--ro-bind", 2)[-1] == (str(program), str(program))
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    assert (done.returncode, done.stdout) == (0, "alone\n"), done.stderr
