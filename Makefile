@@ -14,14 +14,14 @@ FONT_FILES := instrument-serif/files/instrument-serif-latin-400-normal \
   jetbrains-mono/files/jetbrains-mono-latin-400-normal \
   jetbrains-mono/files/jetbrains-mono-latin-600-normal
 
-.PHONY: run test setup lint typecheck pytest chromium clean bench
+.PHONY: run test setup lint typecheck pytest chromium bubblewrap clean bench
 
 run: setup
 	$(PY) -m infra.run_local
 
 test: setup chromium lint typecheck pytest
 
-setup: $(STAMPS)/python $(STAMPS)/node $(FONTS_DIR)/.installed
+setup: $(STAMPS)/python $(STAMPS)/node $(FONTS_DIR)/.installed bubblewrap
 
 $(STAMPS)/python: requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -50,6 +50,14 @@ chromium:
 	    apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
 	fi
 
+# Debian's bubblewrap: every agent step runs in a bwrap sandbox (docs/AGENTS.md "Sandbox").
+bubblewrap:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	  echo "installing Debian's bubblewrap"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq bubblewrap >/dev/null; \
+	fi
+
 lint:
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -64,4 +72,4 @@ bench: setup
 	@echo "see docs/BENCHMARKS.md for the benchmark commands"
 
 clean:
-	rm -rf $(STAMPS) .data test-artifacts
+	rm -rf $(STAMPS) .data .workspaces test-artifacts

@@ -8,6 +8,7 @@ import sys
 import uvicorn
 
 from api.app import create_app
+from api.hardening import mark_non_dumpable
 from api.runtime import InsecureBindError
 from api.settings import get_settings
 
@@ -16,6 +17,8 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # First thing: its environment holds the operator token and the agent-token secret.
+    mark_non_dumpable()
     settings = get_settings()
     try:
         app = create_app(settings)

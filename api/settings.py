@@ -30,6 +30,17 @@ class RunnerKind(StrEnum):
     CLAUDE = "claude"
 
 
+class SandboxMode(StrEnum):
+    """How a step's process is isolated (``api.agents.sandbox``)."""
+
+    #: bubblewrap where it works here, else none with a logged warning.
+    AUTO = "auto"
+    #: bubblewrap required: a step fails with a clear error where it cannot run.
+    BWRAP = "bwrap"
+    #: No isolation: the agent runs as the API's own user with its view of the machine.
+    NONE = "none"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OMAKASE_", extra="ignore")
 
@@ -60,7 +71,14 @@ class Settings(BaseSettings):
     claude_args: str = ""
     #: ``ask_human``: how long an agent waits for the person's answer.
     ask_timeout_seconds: float = Field(default=900.0, gt=0.0)
-    workspace_root: Path = Path(".data/workspaces")
+    #: One folder per feature; outside ``.data/`` so a sandboxed agent never
+    #: needs to see the engine's data or the token file next to it.
+    workspace_root: Path = Path(".workspaces")
+    #: Step isolation (docs/AGENTS.md "Sandbox"); the bubblewrap binary to use.
+    agent_sandbox: SandboxMode = SandboxMode.AUTO
+    bwrap_bin: str = "bwrap"
+    #: More paths hidden from sandboxed agents (files or folders), besides ``.data/``.
+    sandbox_hide: list[Path] = Field(default_factory=list)
 
     #: Monitor loop period (process status, new user messages, inbox).
     monitor_interval_seconds: float = Field(default=5.0, gt=0.0)

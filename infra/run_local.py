@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".data"
 LOGS = DATA / "logs"
 TOKEN_FILE = DATA / "api-token"
+WORKSPACES = ROOT / ".workspaces"
 ENGINE_PORT = int(os.environ.get("OMAKASE_ENGINE_PORT", "8000"))
 API_PORT = int(os.environ.get("OMAKASE_API_PORT", "8765"))
 DASHBOARD_PORT = int(os.environ.get("OMAKASE_DASHBOARD_PORT", "8501"))
@@ -88,7 +89,8 @@ def parts(token: str) -> list[Part]:
         "OMAKASE_DYNAMODB_ENDPOINT": engine.endpoint,
         "OMAKASE_API_HOST": "127.0.0.1",
         "OMAKASE_API_PORT": str(API_PORT),
-        "OMAKASE_WORKSPACE_ROOT": str(DATA / "workspaces"),
+        # Outside .data/: the sandbox hides .data/ (engine data, token) from agents.
+        "OMAKASE_WORKSPACE_ROOT": str(WORKSPACES),
         "PYTHONUNBUFFERED": "1",
     }
     return [

@@ -34,6 +34,7 @@ from api.agents.mcp_config import write_step_mcp_files
 from api.agents.plan import Checkpoint, Decision, Outcome, decide
 from api.agents.process import StepProcess
 from api.agents.relay import FeatureRelay
+from api.agents.sandbox import sandboxed
 from api.agents.steps import ActiveStep, outcome_of
 from api.services.bus import MessageBus
 from api.services.status import announce, report_status
@@ -242,27 +243,29 @@ class FeaturePipeline:
         holder: list[ActiveStep] = []
         live: LiveStep | None = None
         try:
+            claude = settings.runner is RunnerKind.CLAUDE
             env = step_environment(
                 settings, agent_secret=self.host.agent_secret, launch=launch, base=dict(os.environ)
             )
             write_step_mcp_files(settings, self.workspace, env)
-            if settings.runner is RunnerKind.CLAUDE:
+            runner_argv = claude_argv(settings, mcp_env=env) if claude else step_argv(settings)
+            # The claude CLI and the MCP server it starts share the step's sandbox.
+            argv = sandboxed(runner_argv, settings=settings, workspace=self.workspace)
+            if claude:
                 live = start_live_step(
                     db,
                     bus,
                     run=run,
                     feature=self.feature,
                     relay=self.relay,
-                    argv=claude_argv(settings, mcp_env=env),
+                    argv=argv,
                     env=env,
                     workspace=self.workspace,
                     on_exit=lambda: self._wake(holder),
                 )
                 process = live.process
             else:
-                process = StepProcess(
-                    db=db, run=run, argv=step_argv(settings), env=env, cwd=self.workspace
-                )
+                process = StepProcess(db=db, run=run, argv=argv, env=env, cwd=self.workspace)
         except (RunnerConfigError, OSError, ValueError) as error:
             message = f"Could not start the agent: {error}"
             self._fail_quietly(run.id, message)

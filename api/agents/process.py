@@ -150,6 +150,9 @@ class StepProcess:
     ) -> None:
         self.run = run
         self.started = time.monotonic()
+        #: One stop at a time: a second caller (cancel and the monitor both conclude)
+        #: waits for the first one's grace instead of killing in the middle of it.
+        self._stopping = threading.Lock()
         self.popen = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -186,17 +189,24 @@ class StepProcess:
             os.killpg(self.popen.pid, sig)
 
     def stop(self) -> int:
-        """End the process group (SIGTERM, then SIGKILL after a grace); returns the exit code."""
-        if self.popen.poll() is None:
-            self._signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=TERMINATE_GRACE_S)
-            except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
-                self.popen.wait()
-        else:
-            self._signal(signal.SIGKILL)  # children the agent left behind
-        return self.popen.returncode
+        """End the process group (SIGTERM, then SIGKILL after a grace); returns the exit code.
+
+        The grace lasts until the output ends too: in the sandbox bwrap exits at
+        the SIGTERM while the agent, still holding the pipes, finishes. The final
+        SIGKILL always goes to the group: it ends the children the agent left
+        behind, and in the sandbox the PID namespace's init, which takes every
+        process still inside with it.
+        """
+        with self._stopping:
+            if self.popen.poll() is None:
+                deadline = time.monotonic() + TERMINATE_GRACE_S
+                self._signal(signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.popen.wait(timeout=TERMINATE_GRACE_S)
+                self.pump.join(timeout=max(0.0, deadline - time.monotonic()))
+            self._signal(signal.SIGKILL)
+            self.popen.wait()
+            return self.popen.returncode
 
     def finish_logs(self) -> None:
         """Wait until every printed line is stored (the pipes reach EOF after exit)."""

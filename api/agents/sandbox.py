@@ -1,0 +1,205 @@
+"""A step's process in a bubblewrap sandbox: what an agent can see, write and signal.
+
+Why: an agent runs whatever a model decides, as the API's own OS user. Without
+isolation it can read ``/proc/<api pid>/environ`` (the operator token and the
+agent-token secret), the token file and the local engine's data under
+``.data/``, the other features' workspaces, and write anywhere the API can.
+``sandbox_argv`` wraps the step's command line in ``bwrap`` so that:
+
+* it has its own PID namespace and ``/proc``: no other process of the machine
+  is visible, and when the step ends (or is cancelled) the kernel ends every
+  process left inside, including ones that left the process group;
+* the whole file system is read-only; writable are only the feature's
+  workspace, a per-feature HOME (``<workspace_root>/.homes/<feature>``) and a
+  private ``/tmp``;
+* ``.data/``, well-known credential stores of the API user's home and
+  ``OMAKASE_SANDBOX_HIDE`` are replaced by empty read-only folders (a file by
+  ``/dev/null`` on a ``nodev`` mount: it cannot be opened at all), and so are
+  the other features' workspaces and homes;
+* no capabilities, even when the API runs as root.
+
+The network is shared on purpose: the agent must reach the API and the model
+endpoint. Not used, and why: ``--die-with-parent`` ties bwrap to the *thread*
+that started it (``PR_SET_PDEATHSIG``), and steps start on worker threads that
+come and go, so a step would be killed when its starting thread retires;
+``--new-session`` is unneeded because the step already runs in a session of
+its own without a controlling terminal (``start_new_session``), and without it
+the agent stays in the process group that cancel and timeout signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from api.agents.environment import REPO_ROOT, RunnerConfigError
+from api.settings import SandboxMode, Settings
+
+log = logging.getLogger(__name__)
+
+#: The local engine's data and the operator token file (``infra/run_local.py``).
+DATA_DIR = REPO_ROOT / ".data"
+#: Per-feature HOME folders live here, inside the workspace root, beside the workspaces.
+HOMES_DIR = ".homes"
+#: Credential stores in the API user's home that an agent has no business reading.
+HOME_SECRETS = (
+    ".aws",
+    ".ssh",
+    ".gnupg",
+    ".docker",
+    ".kube",
+    ".netrc",
+    ".git-credentials",
+    ".config/gh",
+)
+#: The sandbox's own /tmp: an empty tmpfs, never the host's (hence no S108 risk).
+PRIVATE_TMP = "/tmp"  # noqa: S108
+#: Longest the one-time "does bwrap work here?" probe may take.
+PROBE_TIMEOUT_S = 10.0
+#: Namespaces and privileges, the same for the probe and every step.
+ISOLATION = ("--unshare-pid", "--unshare-ipc", "--cap-drop", "ALL")
+BASE_MOUNTS = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", PRIVATE_TMP)
+
+
+class SandboxUnavailableError(RunnerConfigError):
+    """``OMAKASE_AGENT_SANDBOX=bwrap`` but bubblewrap cannot run here."""
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxPolicy:
+    """What every step of this API process gets: the binary, the root, the hidden paths."""
+
+    bwrap: str
+    #: Absolute; every feature's workspace is a folder directly inside it.
+    workspace_root: Path
+    #: Absolute paths replaced by something empty (those missing at step start are skipped).
+    hidden: tuple[Path, ...]
+
+    def home_for(self, workspace: Path) -> Path:
+        """The feature's HOME: outside its workspace, so agent caches never land in the work."""
+        return self.workspace_root / HOMES_DIR / workspace.name
+
+
+def policy_for(settings: Settings, *, user_home: Path | None = None) -> SandboxPolicy:
+    home = user_home or Path.home()
+    hidden = [DATA_DIR, *(home / name for name in HOME_SECRETS), *settings.sandbox_hide]
+    return SandboxPolicy(
+        bwrap=settings.bwrap_bin,
+        workspace_root=Path(settings.workspace_root).resolve(),
+        hidden=tuple(dict.fromkeys(path.resolve() for path in hidden)),
+    )
+
+
+def _present(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """The hidden folders and files that exist now (a missing one has nothing to hide)."""
+    shown = [path for path in paths if path.exists()]
+    return [p for p in shown if p.is_dir()], [p for p in shown if not p.is_dir()]
+
+
+def _program_in_tmp(argv: Sequence[str]) -> list[Path]:
+    """The program itself when it lives under /tmp (a test's stand-in CLI): shown read-only.
+
+    The private /tmp would hide it and the step would fail with bwrap's "No
+    such file or directory" instead of running the agent.
+    """
+    program = Path(argv[0]) if argv else None
+    if program is None or not program.is_absolute() or not program.is_file():
+        return []
+    return [program] if program.resolve().is_relative_to(PRIVATE_TMP) else []
+
+
+def sandbox_argv(argv: Sequence[str], *, workspace: Path, policy: SandboxPolicy) -> list[str]:
+    """``argv`` run by bwrap with the policy's view of the machine; cwd = the workspace.
+
+    Order matters: bwrap applies its options one by one, so the read-only root
+    comes first, then the empty folders over hidden paths and the workspace
+    root, then the two writable binds on top, and the read-only remounts last
+    (a remount does not reach the binds mounted inside it).
+    """
+    workspace = workspace.resolve()
+    home = policy.home_for(workspace)
+    folders, files = _present(policy.hidden)
+    empty = [*folders, policy.workspace_root]
+    program = _program_in_tmp(argv)
+    return [
+        policy.bwrap,
+        *BASE_MOUNTS,
+        *(part for path in empty for part in ("--tmpfs", str(path))),
+        *(part for path in files for part in ("--ro-bind", "/dev/null", str(path))),
+        *(part for path in (workspace, home) for part in ("--bind", str(path), str(path))),
+        *(part for path in program for part in ("--ro-bind", str(path), str(path))),
+        *(part for path in empty for part in ("--remount-ro", str(path))),
+        *ISOLATION,
+        "--chdir",
+        str(workspace),
+        "--setenv",
+        "HOME",
+        str(home),
+        "--setenv",
+        "TMPDIR",
+        PRIVATE_TMP,
+        "--",
+        *argv,
+    ]
+
+
+@cache
+def bwrap_problem(bwrap: str) -> str | None:
+    """Why bwrap cannot sandbox here (``None``: it can). Probed once per process and binary."""
+    try:
+        done = subprocess.run(
+            [bwrap, *BASE_MOUNTS, *ISOLATION, "--", "true"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=PROBE_TIMEOUT_S,
+            check=False,
+        )
+    except FileNotFoundError:
+        return f"{bwrap!r} was not found (install the Debian package bubblewrap: make setup)"
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"{bwrap!r} could not run: {error}"
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip() or f"exit code {done.returncode}"
+        return f"{bwrap!r} failed its probe: {reason}"
+    return None
+
+
+@cache
+def _warn_unsandboxed(problem: str) -> None:
+    log.warning(
+        "agent steps run WITHOUT a sandbox (OMAKASE_AGENT_SANDBOX=auto): %s; "
+        "agents can read what the API's user can read",
+        problem,
+    )
+
+
+def active_policy(settings: Settings) -> SandboxPolicy | None:
+    """The policy steps run under now, or ``None`` for no sandbox.
+
+    Raises ``SandboxUnavailableError`` when bwrap is required and cannot run.
+    """
+    if settings.agent_sandbox is SandboxMode.NONE:
+        return None
+    problem = bwrap_problem(settings.bwrap_bin)
+    if problem is None:
+        return policy_for(settings)
+    if settings.agent_sandbox is SandboxMode.BWRAP:
+        raise SandboxUnavailableError(
+            f"OMAKASE_AGENT_SANDBOX=bwrap but the sandbox cannot start: {problem}. "
+            "Fix that, or set OMAKASE_AGENT_SANDBOX=auto or none."
+        )
+    _warn_unsandboxed(problem)
+    return None
+
+
+def sandboxed(argv: Sequence[str], *, settings: Settings, workspace: Path) -> list[str]:
+    """The command line a step runs: ``argv`` in the sandbox the settings ask for."""
+    policy = active_policy(settings)
+    if policy is None:
+        return list(argv)
+    policy.home_for(workspace.resolve()).mkdir(parents=True, exist_ok=True)
+    return sandbox_argv(argv, workspace=workspace, policy=policy)
