@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     stream_poll_seconds: float = Field(default=1.0, gt=0.0)
     #: Concurrent SSE streams per process before 503 + Retry-After.
     max_streams: int = Field(default=4_000, ge=1)
+    #: Concurrent SSE streams one agent token may hold (an agent is untrusted code).
+    max_agent_streams: int = Field(default=4, ge=1)
+    #: Concurrent SSE streams the operator token may hold (every dashboard viewer).
+    max_operator_streams: int = Field(default=4_000, ge=1)
+    #: A stream whose client takes longer than this to accept one send is closed
+    #: (a client that never reads cannot hold a slot).
+    stream_send_timeout_seconds: float = Field(default=30.0, gt=0.0)
     #: Seconds between SSE keep-alive comments (short in tests, so they are quick).
     stream_ping_seconds: float = Field(default=15.0, gt=0.0)
     #: ``gc.freeze()`` once start-up is done: fewer, shorter full collections with

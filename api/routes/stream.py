@@ -1,6 +1,7 @@
 """``GET /api/agent-runs/{runId}/messages/stream``: the thread as Server-Sent Events.
 
-The route only validates and admits (404, 422, 503 at the stream cap); what is
+The route only validates and admits (404, 422, 429 at the principal's own
+stream cap, 503 at the process's); what is
 sent and when is the stream hub's job (``api.streaming.hub``) and how it looks
 on the wire is ``api.streaming.wire``'s.
 """
@@ -24,6 +25,7 @@ from api.streaming.hub import (
     StreamCapReachedError,
     find_hub,
 )
+from api.streaming.quota import PRINCIPAL_CAP_RETRY_AFTER_S, PrincipalStreamCapError
 from api.streaming.wire import InvalidResumeIdError, keep_alive, resume_after
 
 router = APIRouter(tags=["messages"])
@@ -40,6 +42,7 @@ NO_HUB_RETRY_AFTER_S = 30
     response_class=EventSourceResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The event stream."},
+        429: {"description": "This token holds its limit of open streams (see Retry-After)."},
         503: {"description": "Too many open streams on this server (see Retry-After)."},
     },
 )
@@ -72,19 +75,30 @@ async def stream_run_messages(
             headers={"Retry-After": str(NO_HUB_RETRY_AFTER_S)},
         ) from None
     try:
+        holder = hub.quota.acquire(principal)
+    except PrincipalStreamCapError as error:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            str(error),
+            headers={"Retry-After": str(PRINCIPAL_CAP_RETRY_AFTER_S)},
+        ) from None
+    try:
         subscription = hub.subscribe(run_id=run_id, after=after)
     except StreamCapReachedError as error:
+        hub.quota.release(holder)
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             str(error),
             headers={"Retry-After": str(STREAM_CAP_RETRY_AFTER_S)},
         ) from None
     except HubNotRunningError as error:
+        hub.quota.release(holder)
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             str(error),
             headers={"Retry-After": str(NO_HUB_RETRY_AFTER_S)},
         ) from None
+    subscription.on_release.append(lambda: hub.quota.release(holder))
     # 404 for an unknown run comes from the feed's first read, shared by every
     # viewer of the run: no store read per connection.
     await subscription.opened()
@@ -93,6 +107,9 @@ async def stream_run_messages(
         headers=STREAM_HEADERS,
         ping=runtime.settings.stream_ping_seconds,
         ping_message_factory=keep_alive,
+        # A client that stops reading fills the socket; the send then times out, the
+        # stream closes and its slots are released (the body's ``finally``).
+        send_timeout=runtime.settings.stream_send_timeout_seconds,
         # Releases the stream slot even if the body never started (idempotent).
         background=BackgroundTask(subscription.release),
     )

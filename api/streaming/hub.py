@@ -50,6 +50,7 @@ from api.store.db import Db
 from api.store.errors import NotFoundError, StoreError, StoreUnavailableError
 from api.store.messages import list_messages
 from api.store.runs import get_run
+from api.streaming.quota import StreamQuota
 from api.streaming.wire import close_event, message_event, retry_hint
 from core.cursor import format_cursor, parse_cursor
 from core.models import AgentMessage, AgentRun, AgentRunStatus, MessageType
@@ -322,6 +323,8 @@ class Subscription:
         self.hub = hub
         self.feed = feed
         self.after = after
+        #: Run once on release (e.g. the principal's stream slot, ``api.streaming.quota``).
+        self.on_release: list[Callable[[], None]] = []
         self._released = False
 
     async def opened(self) -> None:
@@ -375,6 +378,8 @@ class Subscription:
         if not self._released:
             self._released = True
             self.hub.release(self.feed)
+            for callback in self.on_release:
+                callback()
 
 
 class StreamHub:
@@ -386,6 +391,7 @@ class StreamHub:
         self.bus = bus
         self.feeds: dict[str, RunFeed] = {}
         self.active_streams = 0
+        self.quota = StreamQuota(settings)
         self._limiter = anyio.CapacityLimiter(HUB_STORE_THREADS)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: list[object] = []
