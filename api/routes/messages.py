@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from api.auth import Principal, require_run_access
-from api.deps import DbDep, OperatorDep, PrincipalDep, RuntimeDep
+from api.deps import DbDep, MessagePosterDep, OperatorDep, PrincipalDep, RuntimeDep
 from api.routes.paging import page_after, trim_page
 from api.routes.params import FeatureId, RunId
 from api.services.messages import post_message
@@ -73,13 +73,14 @@ def _replay(
     responses={
         200: {"description": "A retry with a known client id: the stored message."},
         409: {"description": "The run has ended, or the client id is used by other content."},
+        429: {"description": "This token posts faster than its rate (see Retry-After)."},
     },
 )
 def post_run_message(
     run_id: RunId,
     body: MessageCreate,
     runtime: RuntimeDep,
-    principal: PrincipalDep,
+    principal: MessagePosterDep,
     response: Response,
 ) -> AgentMessage:
     require_run_access(principal, run_id)
