@@ -29,16 +29,24 @@ from typing import Any
 
 from api.store.codec import from_item, to_item, to_value
 from api.store.db import Db, query_all
-from api.store.errors import ConditionFailed, StoreUnavailableError, store_errors
+from api.store.errors import (
+    ConditionFailed,
+    ConflictError,
+    NotFoundError,
+    StoreUnavailableError,
+    store_errors,
+)
 from api.store.ids import new_id
 from core.cursor import START_CURSOR, format_cursor, parse_cursor
 from core.models import (
+    RECEIPT_RANK,
     AgentMessage,
     AgentRun,
     AgentRunRole,
     DeliveryReceipt,
     MessageSender,
     MessageType,
+    ReceiptState,
     iso,
     utc_now,
 )
@@ -252,17 +260,57 @@ def count_messages_after(
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def set_receipt(db: Db, *, run_id: str, cursor: str, receipt: DeliveryReceipt) -> AgentMessage:
-    """Record where a user message was delivered (the chat shows it)."""
-    with store_errors("record the delivery receipt"):
-        raw = db.client.update_item(
+def _raise_receipt_conflict(db: Db, *, run_id: str, cursor: str, new: ReceiptState) -> None:
+    """Why a forward-only receipt write lost: the message is gone, or is already further."""
+    with store_errors("read the message's receipt"):
+        raw = db.client.get_item(
             TableName=db.table(AGENT_MESSAGES),
             Key=to_item({"runId": run_id, "cursor": cursor}),
-            UpdateExpression="SET receipt = :receipt",
-            ConditionExpression=RECEIPT_TARGET_EXISTS,
-            ExpressionAttributeValues={
-                ":receipt": to_value(receipt.model_dump(by_alias=True, exclude_none=True))
-            },
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
+            ConsistentRead=True,
+        ).get("Item")
+    if raw is None:
+        raise NotFoundError(f"Message {cursor} of agent run {run_id} was not found.")
+    current = AgentMessage.model_validate(from_item(raw))
+    state = current.receipt.state.value if current.receipt is not None else "unknown"
+    raise ConflictError(
+        f"Message {current.id}'s receipt is already {state}; it cannot become "
+        f"{new.value} (receipts only move forward)."
+    )
+
+
+def set_receipt(db: Db, *, run_id: str, cursor: str, receipt: DeliveryReceipt) -> AgentMessage:
+    """Record where a user message was delivered (the chat shows it); only ever forward.
+
+    Conditional on the stored state ranking lower than the new one
+    (``RECEIPT_RANK``), so a stale process cannot turn ``delivered`` back into
+    ``sent`` or ``queued``, nor change an end state. ``ConflictError`` otherwise.
+    """
+    lower = [state for state, rank in RECEIPT_RANK.items() if rank < receipt.state.rank]
+    values: dict[str, Any] = {
+        ":receipt": to_value(receipt.model_dump(by_alias=True, exclude_none=True))
+    }
+    condition = f"{RECEIPT_TARGET_EXISTS} AND (attribute_not_exists(receipt)"
+    if lower:
+        names = ", ".join(f":lower{index}" for index in range(len(lower)))
+        condition += f" OR receipt.#state IN ({names})"
+        values.update(
+            {f":lower{index}": to_value(state.value) for index, state in enumerate(lower)}
+        )
+    condition += ")"
+    kwargs: dict[str, Any] = {
+        "TableName": db.table(AGENT_MESSAGES),
+        "Key": to_item({"runId": run_id, "cursor": cursor}),
+        "UpdateExpression": "SET receipt = :receipt",
+        "ConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "ReturnValues": "ALL_NEW",
+    }
+    if lower:
+        kwargs["ExpressionAttributeNames"] = {"#state": "state"}
+    try:
+        with store_errors("record the delivery receipt"):
+            raw = db.client.update_item(**kwargs)["Attributes"]
+    except ConditionFailed:
+        _raise_receipt_conflict(db, run_id=run_id, cursor=cursor, new=receipt.state)
+        raise
     return AgentMessage.model_validate(from_item(raw))
