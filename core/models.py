@@ -340,6 +340,11 @@ class DeliveryReceipt(CamelModel):
     sent_at: str | None = None
 
 
+#: Message id prefixes the service mints (delivery notices, status notices, live
+#: output, questions): a client id with one could take the id of a notice to come.
+RESERVED_ID_PREFIXES: tuple[str, ...] = ("rcpt-", "nodl-", "notice-", "live-", "ask-")
+
+
 class MessageCreate(InputModel):
     """``POST /api/agent-runs/{runId}/messages``."""
 
@@ -349,6 +354,17 @@ class MessageCreate(InputModel):
     #: ``steer`` (default while a live step runs), ``queue`` (default otherwise) or
     #: ``interrupt``. Only for user messages.
     mode: DeliveryMode | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_not_reserved(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith(RESERVED_ID_PREFIXES):
+            listed = ", ".join(f"'{p}'" for p in RESERVED_ID_PREFIXES[:-1])
+            raise ValueError(
+                f"Message ids starting with {listed} or '{RESERVED_ID_PREFIXES[-1]}' "
+                "are reserved for the service"
+            )
+        return value
 
     @field_validator("content")
     @classmethod
