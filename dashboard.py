@@ -7,6 +7,10 @@ live in ``pages/`` and talk to the API only (``OMAKASE_API_URL``,
 ``OMAKASE_API_TOKEN``), never to DynamoDB. Page URLs are the file stems
 (``/project_detail?project=<id>``): a deep link then resolves even on a
 server's very first request, before ``st.navigation`` has run once.
+
+``guard_dashboard`` runs before anything else is drawn: bound beyond
+127.0.0.1 the dashboard asks for ``OMAKASE_DASHBOARD_PASSWORD`` first (and
+refuses to serve without one), see ``pages/lib/gate.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.lib.chat import render_chat_sidebar
+from pages.lib.gate import guard_dashboard
 from pages.lib.ui import load_style
 
 st.set_page_config(
@@ -23,6 +28,7 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 load_style()
+guard_dashboard()
 
 navigation = st.navigation(
     [

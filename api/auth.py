@@ -35,6 +35,11 @@ class Principal:
     def is_agent(self) -> bool:
         return self.kind is PrincipalKind.AGENT
 
+    @property
+    def key(self) -> str:
+        """One key per token: ``operator``, or ``agent:<runId>`` (for per-principal limits)."""
+        return f"agent:{self.run_id}" if self.is_agent else self.kind.value
+
 
 OPERATOR = Principal(PrincipalKind.OPERATOR)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal, authenticate, require_operator
@@ -61,3 +61,22 @@ def get_operator(principal: PrincipalDep) -> Principal:
 
 
 OperatorDep = Annotated[Principal, Depends(get_operator)]
+
+
+def limit_message_rate(principal: PrincipalDep, runtime: RuntimeDep) -> Principal:
+    """429 with ``Retry-After`` when this token posts faster than its rate."""
+    limiter = runtime.agent_message_rate if principal.is_agent else runtime.operator_message_rate
+    if limiter is None:
+        return principal
+    wait_s = limiter.wait_needed(principal.key)
+    if wait_s > 0:
+        who = "agent token" if principal.is_agent else "operator token"
+        detail, retry_after = limiter.refusal(who, wait_s)
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, detail, headers={"Retry-After": str(retry_after)}
+        )
+    return principal
+
+
+#: The principal of a message POST, after its rate limit.
+MessagePosterDep = Annotated[Principal, Depends(limit_message_rate)]

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from api.auth import derive_agent_secret
 from api.services.bus import MessageBus
+from api.services.ratelimit import RateLimiter
 from api.settings import Settings
 from api.store.db import Db
 
@@ -40,6 +41,19 @@ class Runtime:
     bus: MessageBus = field(default_factory=MessageBus)
     #: Started in order at start-up, stopped in reverse order at shutdown.
     services: list[Service] = field(default_factory=list)
+    #: Message rate limits per principal kind (``api.services.ratelimit``); None = unlimited.
+    agent_message_rate: RateLimiter | None = None
+    operator_message_rate: RateLimiter | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.agent_message_rate = RateLimiter(
+            capacity=s.agent_message_burst, per_minute=s.agent_messages_per_minute
+        )
+        if s.operator_messages_per_minute > 0:
+            self.operator_message_rate = RateLimiter(
+                capacity=s.operator_message_burst, per_minute=s.operator_messages_per_minute
+            )
 
 
 def resolve_api_token(settings: Settings) -> str:

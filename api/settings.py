@@ -86,6 +86,19 @@ class Settings(BaseSettings):
     stream_poll_seconds: float = Field(default=1.0, gt=0.0)
     #: Concurrent SSE streams per process before 503 + Retry-After.
     max_streams: int = Field(default=4_000, ge=1)
+    #: Messages one agent token may post per minute, and in one burst (429 past it).
+    agent_messages_per_minute: float = Field(default=60.0, gt=0.0)
+    agent_message_burst: int = Field(default=20, ge=1)
+    #: The operator's message rate per minute (0: unlimited, the default) and burst.
+    operator_messages_per_minute: float = Field(default=0.0, ge=0.0)
+    operator_message_burst: int = Field(default=100, ge=1)
+    #: Concurrent SSE streams one agent token may hold (an agent is untrusted code).
+    max_agent_streams: int = Field(default=4, ge=1)
+    #: Concurrent SSE streams the operator token may hold (every dashboard viewer).
+    max_operator_streams: int = Field(default=4_000, ge=1)
+    #: A stream whose client takes longer than this to accept one send is closed
+    #: (a client that never reads cannot hold a slot).
+    stream_send_timeout_seconds: float = Field(default=30.0, gt=0.0)
     #: Seconds between SSE keep-alive comments (short in tests, so they are quick).
     stream_ping_seconds: float = Field(default=15.0, gt=0.0)
     #: ``gc.freeze()`` once start-up is done: fewer, shorter full collections with

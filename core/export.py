@@ -232,6 +232,28 @@ def export_feature_markdown(
 
 
 TIMESTAMP_COLUMNS = ("timestamp", "receiptDeliveredAt")
+#: A CSV cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
+FORMULA_START = r"^[=+\-@\t\r]"
+#: Prefixed to such a cell: the spreadsheet shows the text instead of running it.
+FORMULA_GUARD = "'"
+
+
+def neutralise_formulas(table: pa.Table) -> pa.Table:
+    """Every text cell that a spreadsheet would run as a formula, prefixed with ``'``.
+
+    Why: chat messages are typed by people and agents; a CSV export opened in a
+    spreadsheet would run "=HYPERLINK(…)" or "=cmd|…" as a formula. Vectorised
+    (Arrow compute) so 100,000 rows stay fast. Parquet and JSON are left exact.
+    """
+    for at, field in enumerate(table.schema):
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            continue
+        column = table.column(at)
+        risky = pc.fill_null(pc.match_substring_regex(column, FORMULA_START), False)
+        guard, nothing = pa.scalar(FORMULA_GUARD, field.type), pa.scalar("", field.type)
+        guarded = pc.binary_join_element_wise(guard, column, nothing)
+        table = table.set_column(at, field.name, pc.if_else(risky, guarded, column))
+    return table
 
 
 def to_bytes(frame: pd.DataFrame, fmt: Format) -> bytes:
@@ -243,7 +265,7 @@ def to_bytes(frame: pd.DataFrame, fmt: Format) -> bytes:
     table = pa.Table.from_pandas(frame, preserve_index=False)  # zero-copy for Arrow strings
     if fmt == "csv":
         sink = io.BytesIO()
-        pa_csv.write_csv(table, sink)
+        pa_csv.write_csv(neutralise_formulas(table), sink)
         return sink.getvalue()
     if fmt == "parquet":
         for name in TIMESTAMP_COLUMNS:

@@ -10,11 +10,19 @@ client's payload is a 422 with a sentence, never a silently ignored field.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 #: Message content limit, after trimming. Long agent output belongs in the logs.
@@ -164,7 +172,25 @@ class InputModel(CamelModel):
     )
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+#: Unicode categories a single-line name may not hold: controls and line/paragraph separators.
+_NOT_IN_A_NAME = frozenset({"Cc", "Zl", "Zp"})
+
+
+def _one_line(value: str) -> str:
+    """Why: names are pasted into agents' files (CLAUDE.md); a newline could end a fence."""
+    if any(unicodedata.category(ch) in _NOT_IN_A_NAME for ch in value):
+        raise ValueError(
+            "A name is one line without control characters "
+            "(no newlines, tabs or other invisible codes)"
+        )
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_one_line),
+]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4_000)]
 EntityId = Annotated[str, StringConstraints(pattern=ENTITY_ID_PATTERN)]
 
@@ -337,6 +363,11 @@ class DeliveryReceipt(CamelModel):
     sent_at: str | None = None
 
 
+#: Message id prefixes the service mints (delivery notices, status notices, live
+#: output, questions): a client id with one could take the id of a notice to come.
+RESERVED_ID_PREFIXES: tuple[str, ...] = ("rcpt-", "nodl-", "notice-", "live-", "ask-")
+
+
 class MessageCreate(InputModel):
     """``POST /api/agent-runs/{runId}/messages``."""
 
@@ -346,6 +377,17 @@ class MessageCreate(InputModel):
     #: ``steer`` (default while a live step runs), ``queue`` (default otherwise) or
     #: ``interrupt``. Only for user messages.
     mode: DeliveryMode | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_not_reserved(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith(RESERVED_ID_PREFIXES):
+            listed = ", ".join(f"'{p}'" for p in RESERVED_ID_PREFIXES[:-1])
+            raise ValueError(
+                f"Message ids starting with {listed} or '{RESERVED_ID_PREFIXES[-1]}' "
+                "are reserved for the service"
+            )
+        return value
 
     @field_validator("content")
     @classmethod

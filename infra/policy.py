@@ -2,6 +2,10 @@
 
 ``python -m infra.policy [--account 123456789012] [--region eu-west-1]``
 
+The account and region come from the stack (the CDK CLI profile's
+``CDK_DEFAULT_ACCOUNT`` / ``CDK_DEFAULT_REGION``) unless given; a policy for
+"any account" is refused, so a pasted policy never grants more than one.
+
 Why from the template and not from a second hand-written list: the policy the
 stack deploys is the one to review or to paste into an existing role. In the
 template its resources are CloudFormation references to the tables
@@ -81,21 +85,35 @@ def service_policy_document(
     return document
 
 
+def _concrete(cdk: Any, value: str) -> str | None:
+    """The stack's account or region, or None while it is an unresolved token (agnostic)."""
+    return None if cdk.Token.is_unresolved(value) else value
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--account", default=ANY, help="AWS account id (default: any)")
-    parser.add_argument("--region", default=ANY, help="AWS region (default: any)")
+    parser.add_argument("--account", help="AWS account id (default: the stack's)")
+    parser.add_argument("--region", help="AWS region (default: the stack's)")
     parser.add_argument("--partition", default="aws", help="ARN partition (default: aws)")
     args = parser.parse_args(argv)
+
+    import aws_cdk as cdk
 
     from infra.stack import build_app  # imports aws_cdk (starts jsii) only when run
 
     with tempfile.TemporaryDirectory(prefix="omakase-cdk-") as outdir:
         app, stack = build_app(outdir=outdir)
+        account = args.account or _concrete(cdk, stack.account)
+        region = args.region or _concrete(cdk, stack.region)
+        if not account or not region:
+            raise SystemExit(
+                "error: no AWS account and region: pass --account and --region, or set "
+                "CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION (the CDK CLI does from your profile)."
+            )
         assembly = app.synth()
         template = assembly.get_stack_by_name(stack.stack_name).template
     document = service_policy_document(
-        template, account=args.account, region=args.region, partition=args.partition
+        template, account=account, region=region, partition=args.partition
     )
     print(json.dumps(document, indent=2))
 

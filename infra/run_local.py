@@ -5,14 +5,20 @@ supervisor waits for each to be ready, prints where to open what, and stops
 them all on Ctrl-C (or when one of them dies). Data persists under ``.data/``.
 
 The operator token is generated once into ``.data/api-token`` (or taken from
-``OMAKASE_API_TOKEN``) and handed to the API and the dashboard.
+``OMAKASE_API_TOKEN``) and handed to the API and the dashboard. The file is
+created with mode 0600 in one step (a private temporary file renamed into
+place: never briefly world-readable, never half-written) and the token is
+never printed: the banner shows its fingerprint, terminal scroll-back and
+CI logs keep no copy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -39,17 +45,57 @@ STOP_TIMEOUT_S = 10.0
 DEMO_TOP_UP_S = 15.0
 
 
+#: Only the owner may read or write the token file.
+SECRET_FILE_MODE = 0o600
+#: Hex digits of the token's SHA-256 shown instead of the token.
+FINGERPRINT_HEX = 12
+
+
+def fingerprint(token: str) -> str:
+    """A short, non-reversible name for a token (to tell tokens apart, not to use one)."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:FINGERPRINT_HEX]
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Create ``path`` with mode 0600 atomically: O_EXCL temporary, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+
+
 def operator_token() -> str:
     configured = os.environ.get("OMAKASE_API_TOKEN")
     if configured:
         return configured
     if TOKEN_FILE.exists():
+        if stat.S_IMODE(TOKEN_FILE.stat().st_mode) & ~SECRET_FILE_MODE:
+            TOKEN_FILE.chmod(SECRET_FILE_MODE)  # a file from an older version, or copied in
         return TOKEN_FILE.read_text().strip()
     token = secrets.token_urlsafe(24)
-    DATA.mkdir(parents=True, exist_ok=True)
-    TOKEN_FILE.write_text(token + "\n")
-    TOKEN_FILE.chmod(0o600)
+    write_secret_file(TOKEN_FILE, token + "\n")
     return token
+
+
+def banner(token: str) -> str:
+    """What ``make run`` prints once everything is up (the token only as a fingerprint)."""
+    return (
+        "\nOmakase agent chat is running:\n"
+        f"  dashboard  http://127.0.0.1:{DASHBOARD_PORT}\n"
+        f"  API        http://127.0.0.1:{API_PORT}  (docs: /docs)\n"
+        f"  API token  {fingerprint(token)}  (the token: {_token_source()})\n"
+        f"  logs       {LOGS.relative_to(ROOT)}/\n"
+        "Press Ctrl-C to stop."
+    )
+
+
+def _token_source() -> str:
+    if os.environ.get("OMAKASE_API_TOKEN"):
+        return "$OMAKASE_API_TOKEN"
+    return str(TOKEN_FILE.relative_to(ROOT))
 
 
 @dataclass
@@ -147,15 +193,7 @@ def main() -> int:
             part.ready()
             if part.name == "api" and seed_demo_project(f"http://127.0.0.1:{API_PORT}", token):
                 print("created the demo project: its agents start within seconds", flush=True)
-        print(
-            "\nOmakase agent chat is running:\n"
-            f"  dashboard  http://127.0.0.1:{DASHBOARD_PORT}\n"
-            f"  API        http://127.0.0.1:{API_PORT}  (docs: /docs)\n"
-            f"  API token  {token}   (also in {TOKEN_FILE.relative_to(ROOT)})\n"
-            f"  logs       {LOGS.relative_to(ROOT)}/\n"
-            "Press Ctrl-C to stop.",
-            flush=True,
-        )
+        print(banner(token), flush=True)
         next_top_up = time.monotonic() + DEMO_TOP_UP_S
         while not stopping:
             if time.monotonic() >= next_top_up:

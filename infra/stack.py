@@ -12,8 +12,9 @@ tables, so the stack owns it and the operator attaches it. Its actions are the
 DynamoDB calls the store makes against AWS (``SERVICE_TABLE_ACTIONS``; a test
 checks them against the calls in api/).
 
-Stacks are environment-agnostic (no account or region), so ``cdk synth`` needs
-no AWS account and no network; ``cdk deploy`` takes both from the CLI profile.
+The stack takes its account and region from the CLI profile when the CDK CLI
+provides them (``CDK_DEFAULT_ACCOUNT``/``CDK_DEFAULT_REGION``); without them it
+is environment-agnostic, so ``cdk synth`` needs no AWS account and no network.
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from core.tables import ALL_TABLES, AttrType, IndexSpec, KeyAttr, TableSpec
+from core.tables import (
+    AGENT_LOGS,
+    ALL_TABLES,
+    PROJECTS,
+    WORKERS,
+    AttrType,
+    IndexSpec,
+    KeyAttr,
+    TableSpec,
+)
 
 #: The same variable the service reads (api/settings.py), so both agree by default.
 PREFIX_ENV = "OMAKASE_TABLE_PREFIX"
@@ -43,19 +53,27 @@ _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 #: CloudFormation stack names: a letter, then letters, digits and hyphens.
 _STACK_NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9-]")
 
-#: The DynamoDB actions the service calls on AWS (api/store/*.py), on every table.
+#: The DynamoDB actions the service calls on AWS (api/store/*.py) on every table.
 #: ``ListTables`` and ``CreateTable`` are absent on purpose: only ``ensure_tables``
 #: calls them, and only against a local engine (tables in AWS come from this stack).
 SERVICE_TABLE_ACTIONS: tuple[str, ...] = (
-    "dynamodb:BatchWriteItem",
-    "dynamodb:DeleteItem",
     "dynamodb:DescribeTable",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
-    "dynamodb:Scan",
     "dynamodb:UpdateItem",
 )
+#: Actions that destroy or read in bulk, granted only on the tables whose code uses
+#: them (spec names; a test derives the same map from the calls in api/): a leaked
+#: credential cannot delete messages or scan every thread.
+TABLE_SPECIFIC_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    "dynamodb:BatchWriteItem": (AGENT_LOGS.name,),
+    "dynamodb:DeleteItem": (WORKERS.name,),
+    "dynamodb:Scan": (PROJECTS.name,),
+}
+#: Where ``cdk`` puts the CLI profile's account and region (``cdk synth`` / ``deploy``).
+ACCOUNT_ENV = "CDK_DEFAULT_ACCOUNT"
+REGION_ENV = "CDK_DEFAULT_REGION"
 #: The store only queries its indexes (GSIs and LSIs), never scans them.
 SERVICE_INDEX_ACTIONS: tuple[str, ...] = ("dynamodb:Query",)
 
@@ -153,7 +171,8 @@ def table_from_spec(scope: Construct, spec: TableSpec, *, prefix: str) -> dynamo
 def service_policy_statements(
     tables: Sequence[tuple[TableSpec, dynamodb.Table]],
 ) -> list[iam.PolicyStatement]:
-    """Least privilege: the store's actions on these tables, ``Query`` on their indexes."""
+    """Least privilege: the store's actions on these tables, ``Query`` on their indexes,
+    and the narrow actions (``TABLE_SPECIFIC_ACTIONS``) only on the tables that use them."""
     statements = [
         iam.PolicyStatement(
             sid="OmakaseTables",
@@ -161,6 +180,17 @@ def service_policy_statements(
             resources=[table.table_arn for _, table in tables],
         )
     ]
+    by_name = {spec.name: table for spec, table in tables}
+    for action, names in sorted(TABLE_SPECIFIC_ACTIONS.items()):
+        resources = [by_name[name].table_arn for name in sorted(names) if name in by_name]
+        if resources:
+            statements.append(
+                iam.PolicyStatement(
+                    sid=f"Omakase{action.removeprefix('dynamodb:')}",
+                    actions=[action],
+                    resources=resources,
+                )
+            )
     index_arns = [
         f"{table.table_arn}/index/{index.name}"
         for spec, table in tables
@@ -186,10 +216,12 @@ class OmakaseTablesStack(cdk.Stack):
         prefix: str,
         specs: Sequence[TableSpec] = ALL_TABLES,
         description: str | None = None,
+        env: cdk.Environment | None = None,
     ) -> None:
         super().__init__(
             scope,
             construct_id,
+            env=env,
             description=description
             or f"Omakase agent chat: DynamoDB tables ({prefix}*) and the service's IAM policy.",
         )
@@ -230,5 +262,15 @@ def build_app(
     env = os.environ if environ is None else environ
     app = cdk.App(outdir=str(outdir or env.get("CDK_OUTDIR") or DEFAULT_OUTDIR))
     prefix = resolve_prefix(context=app.node.try_get_context(PREFIX_CONTEXT), environ=env)
-    stack = OmakaseTablesStack(app, stack_name_for(prefix), prefix=prefix, specs=specs)
+    stack = OmakaseTablesStack(
+        app, stack_name_for(prefix), prefix=prefix, specs=specs, env=stack_environment(env)
+    )
     return app, stack
+
+
+def stack_environment(environ: Mapping[str, str]) -> cdk.Environment | None:
+    """The CLI profile's account and region (the CDK CLI sets them), else agnostic."""
+    account, region = environ.get(ACCOUNT_ENV), environ.get(REGION_ENV)
+    if account and region:
+        return cdk.Environment(account=account, region=region)
+    return None

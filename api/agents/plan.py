@@ -9,7 +9,10 @@ Rules: architect → coder → reviewer → tester. A failed step runs once more
 decides: 0 approves, 2 requests changes (the coder and the reviewer run once
 more; a second request fails the feature). A cancelled step fails the feature.
 A step interrupted by its API process stopping runs again as the next attempt
-(an interruption is not the agent's failure, so it does not use up the retry).
+(an interruption is not the agent's failure, so it does not use up the retry),
+but interruptions are counted and capped too: a step that takes its API process
+down every time it runs (or that keeps being cut short) fails the feature after
+``MAX_INTERRUPTIONS_PER_STEP`` instead of running forever.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from core.models import AgentRunRole, FeatureStatus
 
 #: A failed step is retried once.
 MAX_FAILURES_PER_STEP = 2
+#: A step interrupted this many times (its API process stopped each time) fails the feature.
+MAX_INTERRUPTIONS_PER_STEP = 3
 #: "Request changes" cycles (coder + reviewer once more) before the feature fails.
 MAX_REVIEW_CYCLES = 1
 #: Reviewer exit codes.
@@ -45,6 +50,8 @@ class Checkpoint:
     attempt: int = 1
     #: Failures of this step so far (interruptions do not count).
     failures: int = 0
+    #: Interruptions of this step so far (capped apart from failures).
+    interruptions: int = 0
     review_cycles: int = 0
     #: The run of this step that started and has not been concluded yet.
     run_id: str | None = None
@@ -63,6 +70,7 @@ class Checkpoint:
             role=AgentRunRole(item.get("role", AgentRunRole.ARCHITECT.value)),
             attempt=int(item.get("attempt", 1)),
             failures=int(item.get("failures", 0)),
+            interruptions=int(item.get("interruptions", 0)),
             review_cycles=int(item.get("review_cycles", 0)),
             run_id=item.get("run_id"),
         )
@@ -78,7 +86,14 @@ class Decision:
 
 def _next_step(current: Checkpoint, role: AgentRunRole, **changes: int) -> Checkpoint:
     return replace(
-        current, step=current.step + 1, role=role, attempt=1, failures=0, run_id=None, **changes
+        current,
+        step=current.step + 1,
+        role=role,
+        attempt=1,
+        failures=0,
+        interruptions=0,
+        run_id=None,
+        **changes,
     )
 
 
@@ -113,7 +128,22 @@ def decide(current: Checkpoint, outcome: Outcome, detail: str = "") -> Decision:
             error=f"Cancelled by user ({name}, step {current.step}).",
         )
     if outcome is Outcome.INTERRUPTED:
-        return Decision(next=replace(current, attempt=current.attempt + 1, run_id=None))
+        interruptions = current.interruptions + 1
+        if interruptions < MAX_INTERRUPTIONS_PER_STEP:
+            return Decision(
+                next=replace(
+                    current, attempt=current.attempt + 1, interruptions=interruptions, run_id=None
+                )
+            )
+        return Decision(
+            next=None,
+            final=FeatureStatus.FAILING,
+            error=(
+                f"{name}'s step {current.step} ({current.role.value}) was interrupted "
+                f"{interruptions} times (the API process running it stopped each time); "
+                "the feature fails instead of running the step again."
+            ),
+        )
     failures = current.failures + 1
     if failures < MAX_FAILURES_PER_STEP:
         return Decision(

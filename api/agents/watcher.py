@@ -1,15 +1,20 @@
 """The feature watcher: which features this process should run now.
 
 * pending features whose dependencies all pass start, highest priority (lowest
-  number) first, while the project has fewer than ``maxConcurrency`` features in
-  progress; a pending feature with a failing dependency is marked failing;
+  number) first, each once it is admitted: a slot of the project's
+  ``maxConcurrency`` taken by one conditional write on the project item
+  (``api.store.admission``); a pending feature with a failing dependency is
+  marked failing;
 * in-progress features with no owner (released at a clean shutdown) or whose
   owner stopped heartbeating are taken over and resumed.
 
 Claims are conditional writes (``api.store.claims``), so when several API
-processes watch the same store exactly one wins each feature. The concurrency
-count is read before claiming: two processes claiming different features at
-the same instant may exceed the limit by one (documented in docs/AGENTS.md).
+processes watch the same store exactly one wins each feature; admission is a
+conditional write too, so together they never run more than ``maxConcurrency``
+features of a project. Admission comes before the claim (a feature is never in
+progress without its slot); a process that admitted a feature and then lost
+its claim frees the slot unless the feature runs (its winner admitted the same
+id). Each round repairs the set first (``repair_admissions``).
 """
 
 from __future__ import annotations
@@ -18,12 +23,17 @@ import time
 from dataclasses import dataclass
 
 from api.agents.steps import INTERRUPTED_BY_SHUTDOWN, interrupted_by_dead_owner
+from api.store.admission import admit, admitted, readmit, release
 from api.store.claims import FeatureClaim, claim_pending, fail_pending, read_claim, take_over
 from api.store.db import Db
+from api.store.errors import NotFoundError
 from api.store.features import list_features
 from api.store.projects import list_projects
 from api.store.workers import read_heartbeat
-from core.models import Feature, FeatureStatus
+from core.models import Feature, FeatureStatus, Project
+
+#: Statuses whose feature may hold a slot: running, or admitted and about to be claimed.
+HOLDS_A_SLOT = frozenset({FeatureStatus.IN_PROGRESS, FeatureStatus.PENDING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +66,62 @@ def _resumable(db: Db, feature: Feature, *, owner_id: str, stale_s: float) -> Wo
             return None
         error = interrupted_by_dead_owner(claim.owner_id, silent)
     taken = take_over(db, feature_id=feature.id, owner_id=owner_id, previous_owner=claim.owner_id)
-    return Work(claim=taken, takeover_error=error) if taken else None
+    if taken is None:
+        return None
+    readmit(db, project_id=feature.project_id, feature_id=feature.id)
+    return Work(claim=taken, takeover_error=error)
+
+
+def _status_now(db: Db, feature_id: str) -> FeatureStatus | None:
+    """The feature's status from a strongly consistent read (None when it is gone)."""
+    try:
+        return read_claim(db, feature_id=feature_id).feature.status
+    except NotFoundError:
+        return None
+
+
+def repair_admissions(db: Db, project: Project, features: list[Feature]) -> set[str]:
+    """Make the project's admitted set match the features that hold a slot; return it.
+
+    ``features`` comes from the GSI and may lag, so a change is made only after
+    a strongly consistent read of the feature agrees.
+    """
+    holding = admitted(db, project_id=project.id)
+    by_id = {f.id: f for f in features}
+    for feature_id in sorted(holding):
+        listed = by_id.get(feature_id)
+        if listed is not None and listed.status in HOLDS_A_SLOT:
+            continue
+        if _status_now(db, feature_id) not in HOLDS_A_SLOT:
+            release(db, project_id=project.id, feature_id=feature_id)
+            holding.discard(feature_id)
+    for feature in features:
+        if (
+            feature.status is FeatureStatus.IN_PROGRESS
+            and feature.id not in holding
+            and _status_now(db, feature.id) is FeatureStatus.IN_PROGRESS
+        ):
+            readmit(db, project_id=project.id, feature_id=feature.id)
+            holding.add(feature.id)
+    return holding
+
+
+def _admit_and_claim(
+    db: Db, project: Project, feature: Feature, *, owner_id: str, holding: set[str]
+) -> FeatureClaim | None:
+    """Take a slot, then the claim; give the slot back if the claim went nowhere."""
+    if feature.id not in holding and len(holding) >= project.max_concurrency:
+        return None  # full as last read: save the write (the next round reads again)
+    if not admit(
+        db, project_id=project.id, feature_id=feature.id, max_concurrency=project.max_concurrency
+    ):
+        return None
+    holding.add(feature.id)
+    claimed = claim_pending(db, feature_id=feature.id, owner_id=owner_id)
+    if claimed is None and _status_now(db, feature.id) is not FeatureStatus.IN_PROGRESS:
+        release(db, project_id=project.id, feature_id=feature.id)
+        holding.discard(feature.id)
+    return claimed
 
 
 def find_work(
@@ -75,7 +140,10 @@ def find_work(
                     work.append(found)
         if not auto_start:
             continue
-        slots = project.max_concurrency - len(in_progress)
+        try:
+            holding = repair_admissions(db, project, features)
+        except NotFoundError:
+            continue  # the project was deleted meanwhile
         pending = sorted(
             (f for f in features if f.status is FeatureStatus.PENDING),
             key=lambda f: (f.priority, f.created_at, f.id),
@@ -94,10 +162,9 @@ def find_work(
                 )
                 continue
             ready = all(d is not None and d.status is FeatureStatus.PASSING for d in dependencies)
-            if slots <= 0 or not ready:
+            if not ready:
                 continue
-            claimed = claim_pending(db, feature_id=feature.id, owner_id=owner_id)
+            claimed = _admit_and_claim(db, project, feature, owner_id=owner_id, holding=holding)
             if claimed is not None:
                 work.append(Work(claim=claimed, takeover_error=INTERRUPTED_BY_SHUTDOWN))
-                slots -= 1
     return work

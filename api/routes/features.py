@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.deps import DbDep, OperatorDep
+from api.routes import paging
 from api.routes.params import FeatureId, ProjectId
 from api.store.features import create_feature, get_feature, list_features
 from api.store.projects import get_project
@@ -23,10 +26,25 @@ def post_feature(project_id: ProjectId, body: FeatureCreate, db: DbDep, _: Opera
     return create_feature(db, project_id=project_id, data=body)
 
 
-@router.get("/projects/{projectId}/features", summary="A project's features")
-def get_features(project_id: ProjectId, db: DbDep, _: OperatorDep) -> list[Feature]:
+@router.get("/projects/{projectId}/features", summary="A project's features (a page)")
+def get_features(
+    project_id: ProjectId,
+    db: DbDep,
+    _: OperatorDep,
+    request: Request,
+    response: Response,
+    after: Annotated[str | None, Query(description="The previous page's X-Next-Cursor.")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=paging.MAX_PAGE_ITEMS)] = None,
+) -> list[Feature]:
     get_project(db, project_id=project_id)
-    return list_features(db, project_id=project_id)
+    return paging.page_after(
+        list_features(db, project_id=project_id),
+        after=after,
+        limit=min(limit or paging.MAX_PAGE_ITEMS, paging.MAX_PAGE_ITEMS),
+        key=lambda feature: feature.id,
+        request=request,
+        response=response,
+    )
 
 
 @router.get("/features/{featureId}", summary="One feature with its status")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from api.auth import require_run_access
 from api.deps import DbDep, OperatorDep, PrincipalDep
+from api.routes.paging import trim_page
 from api.routes.params import ProjectId, RunId
 from api.store.logs import list_logs, list_project_logs
 from api.store.projects import get_project
@@ -19,6 +20,8 @@ router = APIRouter(tags=["logs"])
 
 #: Most lines one project-wide request returns (the viewer shows the tail).
 MAX_PROJECT_LOG_LINES = 2_000
+#: Most lines of one run per page (past it: ``X-Next-Cursor`` / ``Link``, continue with ``since``).
+MAX_PAGE_LOG_LINES = 10_000
 
 
 @router.get("/agent-runs/{runId}/logs", summary="A run's log lines, oldest first")
@@ -26,8 +29,10 @@ def get_run_logs(
     run_id: RunId,
     db: DbDep,
     principal: PrincipalDep,
+    request: Request,
+    response: Response,
     since: Annotated[str | None, Query(description="Return lines after this cursor.")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_LOG_LINES)] = None,
 ) -> list[LogLine]:
     require_run_access(principal, run_id)
     if since is not None and not is_cursor(since):
@@ -35,7 +40,16 @@ def get_run_logs(
             422, f"Invalid query parameter 'since': '{since[:40]}' is not a log cursor."
         )
     get_run(db, run_id=run_id)
-    return list_logs(db, run_id=run_id, since=since, limit=limit)
+    size = min(limit or MAX_PAGE_LOG_LINES, MAX_PAGE_LOG_LINES)
+    lines = list_logs(db, run_id=run_id, since=since, limit=size + 1)
+    return trim_page(
+        lines,
+        limit=size,
+        key=lambda line: line.cursor,
+        request=request,
+        response=response,
+        param="since",
+    )
 
 
 @router.get("/projects/{projectId}/logs", summary="A project's recent log lines across runs")

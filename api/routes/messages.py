@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from api.auth import Principal, require_run_access
-from api.deps import DbDep, OperatorDep, PrincipalDep, RuntimeDep
+from api.deps import DbDep, MessagePosterDep, OperatorDep, PrincipalDep, RuntimeDep
+from api.routes.paging import page_after, trim_page
 from api.routes.params import FeatureId, RunId
 from api.runtime import Runtime
 from api.services.messages import post_message
@@ -37,7 +38,8 @@ from core.models import (
 
 router = APIRouter(tags=["messages"])
 
-#: Largest page ``GET …/messages?limit=`` returns (without ``limit``: the whole thread).
+#: Largest page ``GET …/messages`` returns (without ``limit``: the whole thread up to
+#: this; past it ``X-Next-Cursor`` / ``Link`` say where the next page starts).
 MAX_PAGE_MESSAGES = 10_000
 
 
@@ -73,13 +75,14 @@ def _replay(
     responses={
         200: {"description": "A retry with a known client id: the stored message."},
         409: {"description": "The run has ended, or the client id is used by other content."},
+        429: {"description": "This token posts faster than its rate (see Retry-After)."},
     },
 )
 def post_run_message(
     run_id: RunId,
     body: MessageCreate,
     runtime: RuntimeDep,
-    principal: PrincipalDep,
+    principal: MessagePosterDep,
     response: Response,
 ) -> AgentMessage:
     require_run_access(principal, run_id)
@@ -167,6 +170,8 @@ def get_run_messages(
     run_id: RunId,
     db: DbDep,
     principal: PrincipalDep,
+    request: Request,
+    response: Response,
     since: Annotated[
         str | None,
         Query(
@@ -191,20 +196,45 @@ def get_run_messages(
             except ValueError as error:
                 raise HTTPException(422, f"Invalid query parameter 'since': {error}.") from None
     get_run(db, run_id=run_id)
-    return list_messages(
+    size = min(limit or MAX_PAGE_MESSAGES, MAX_PAGE_MESSAGES)
+    messages = list_messages(
         db,
         run_id=run_id,
         since=since_cursor,
         since_timestamp=since_timestamp,
         sender=sender,
-        limit=limit,
+        limit=size + 1,
+    )
+    return trim_page(
+        messages,
+        limit=size,
+        key=lambda message: message.cursor,
+        request=request,
+        response=response,
+        param="since",
     )
 
 
 @router.get("/features/{featureId}/messages", summary="Every run's messages of a feature")
-def get_feature_messages(feature_id: FeatureId, db: DbDep, _: OperatorDep) -> list[AgentMessage]:
+def get_feature_messages(
+    feature_id: FeatureId,
+    db: DbDep,
+    _: OperatorDep,
+    request: Request,
+    response: Response,
+    after: Annotated[
+        str | None, Query(description="The previous page's X-Next-Cursor (runId.cursor).")
+    ] = None,
+) -> list[AgentMessage]:
     get_feature(db, feature_id=feature_id)
-    return list_messages_by_feature(db, feature_id=feature_id)
+    return page_after(
+        list_messages_by_feature(db, feature_id=feature_id),
+        after=after,
+        limit=MAX_PAGE_MESSAGES,
+        key=lambda message: f"{message.run_id}.{message.cursor}",
+        request=request,
+        response=response,
+    )
 
 
 @router.put("/agent-runs/{runId}/read", summary="Move the run's read marker (unread counts)")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.deps import DbDep, OperatorDep
+from api.routes import paging
 from api.routes.params import ProjectId
 from api.services.agents import agents_with_unread
 from api.store.projects import create_project, get_project, list_projects
@@ -18,9 +21,23 @@ def post_project(body: ProjectCreate, db: DbDep, _: OperatorDep) -> Project:
     return create_project(db, data=body)
 
 
-@router.get("", summary="List projects")
-def get_projects(db: DbDep, _: OperatorDep) -> list[Project]:
-    return list_projects(db)
+@router.get("", summary="List projects (a page; X-Next-Cursor / Link past the cap)")
+def get_projects(
+    db: DbDep,
+    _: OperatorDep,
+    request: Request,
+    response: Response,
+    after: Annotated[str | None, Query(description="The previous page's X-Next-Cursor.")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=paging.MAX_PAGE_ITEMS)] = None,
+) -> list[Project]:
+    return paging.page_after(
+        list_projects(db),
+        after=after,
+        limit=min(limit or paging.MAX_PAGE_ITEMS, paging.MAX_PAGE_ITEMS),
+        key=lambda project: project.id,
+        request=request,
+        response=response,
+    )
 
 
 @router.get("/{projectId}", summary="One project")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import require_run_access
 from api.deps import DbDep, OperatorDep, PrincipalDep
+from api.routes import paging
 from api.routes.params import ProjectId, RunId
 from api.store.projects import get_project
 from api.store.runs import get_run, list_runs_for_project
@@ -15,9 +18,24 @@ router = APIRouter(tags=["agent runs"])
 
 
 @router.get("/projects/{projectId}/agent-runs", summary="A project's runs, newest first")
-def get_project_runs(project_id: ProjectId, db: DbDep, _: OperatorDep) -> list[AgentRun]:
+def get_project_runs(
+    project_id: ProjectId,
+    db: DbDep,
+    _: OperatorDep,
+    request: Request,
+    response: Response,
+    after: Annotated[str | None, Query(description="The previous page's X-Next-Cursor.")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=paging.MAX_PAGE_ITEMS)] = None,
+) -> list[AgentRun]:
     get_project(db, project_id=project_id)
-    return list_runs_for_project(db, project_id=project_id)
+    return paging.page_after(
+        list_runs_for_project(db, project_id=project_id),
+        after=after,
+        limit=min(limit or paging.MAX_PAGE_ITEMS, paging.MAX_PAGE_ITEMS),
+        key=lambda run: run.id,
+        request=request,
+        response=response,
+    )
 
 
 @router.get("/agent-runs/{runId}", summary="One run")

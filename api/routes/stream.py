@@ -1,6 +1,7 @@
 """``GET /api/agent-runs/{runId}/messages/stream``: the thread as Server-Sent Events.
 
-The route only validates and admits (404, 422, 503 at the stream cap); what is
+The route only validates and admits (404, 422, 429 at the principal's own
+stream cap, 503 at the process's); what is
 sent and when is the stream hub's job (``api.streaming.hub``) and how it looks
 on the wire is ``api.streaming.wire``'s.
 """
@@ -15,7 +16,7 @@ from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import require_run_access
+from api.auth import Principal, require_run_access
 from api.deps import OperatorDep, PrincipalDep, RuntimeDep
 from api.routes.params import FeatureId, RunId
 from api.runtime import Runtime
@@ -29,6 +30,7 @@ from api.streaming.hub import (
     StreamHub,
     find_hub,
 )
+from api.streaming.quota import PRINCIPAL_CAP_RETRY_AFTER_S, PrincipalStreamCapError
 from api.streaming.wire import (
     InvalidResumeIdError,
     feature_resume_after,
@@ -50,6 +52,7 @@ NO_HUB_RETRY_AFTER_S = 30
     response_class=EventSourceResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The event stream."},
+        429: {"description": "This token holds its limit of open streams (see Retry-After)."},
         503: {"description": "Too many open streams on this server (see Retry-After)."},
     },
 )
@@ -74,6 +77,7 @@ async def stream_run_messages(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     return await _open(
         runtime,
+        principal,
         lambda hub: hub.subscribe(run_id=run_id, after=after),
         lambda: get_run(runtime.db, run_id=run_id),
     )
@@ -85,13 +89,14 @@ async def stream_run_messages(
     response_class=EventSourceResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The event stream."},
+        429: {"description": "This token holds its limit of open streams (see Retry-After)."},
         503: {"description": "Too many open streams on this server (see Retry-After)."},
     },
 )
 async def stream_feature_messages(
     feature_id: FeatureId,
     runtime: RuntimeDep,
-    _: OperatorDep,
+    principal: OperatorDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id_query: Annotated[
         str | None,
@@ -108,6 +113,7 @@ async def stream_feature_messages(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     return await _open(
         runtime,
+        principal,
         lambda hub: hub.subscribe_feature(feature_id=feature_id, after=after),
         lambda: get_feature(runtime.db, feature_id=feature_id),
     )
@@ -115,10 +121,12 @@ async def stream_feature_messages(
 
 async def _open(
     runtime: Runtime,
+    principal: Principal,
     subscribe: Callable[[StreamHub], Subscription],
     read_for_404: Callable[[], object],
 ) -> EventSourceResponse:
-    """Admit a stream on this process's hub: 503 without a hub or at the cap."""
+    """Admit a stream on this process's hub: 429 at the token's own cap, 503 without a
+    hub or at the process's cap."""
     try:
         hub = find_hub(runtime)
     except HubNotRunningError as error:
@@ -129,19 +137,30 @@ async def _open(
             headers={"Retry-After": str(NO_HUB_RETRY_AFTER_S)},
         ) from None
     try:
+        holder = hub.quota.acquire(principal)
+    except PrincipalStreamCapError as error:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            str(error),
+            headers={"Retry-After": str(PRINCIPAL_CAP_RETRY_AFTER_S)},
+        ) from None
+    try:
         subscription = subscribe(hub)
     except StreamCapReachedError as error:
+        hub.quota.release(holder)
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             str(error),
             headers={"Retry-After": str(STREAM_CAP_RETRY_AFTER_S)},
         ) from None
     except HubNotRunningError as error:
+        hub.quota.release(holder)
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             str(error),
             headers={"Retry-After": str(NO_HUB_RETRY_AFTER_S)},
         ) from None
+    subscription.on_release.append(lambda: hub.quota.release(holder))
     # 404 for an unknown run or feature comes from the feed's first read, shared by
     # every viewer of it: no store read per connection.
     await subscription.opened()
@@ -150,6 +169,9 @@ async def _open(
         headers=STREAM_HEADERS,
         ping=runtime.settings.stream_ping_seconds,
         ping_message_factory=keep_alive,
+        # A client that stops reading fills the socket; the send then times out, the
+        # stream closes and its slots are released (the body's ``finally``).
+        send_timeout=runtime.settings.stream_send_timeout_seconds,
         # Releases the stream slot even if the body never started (idempotent).
         background=BackgroundTask(subscription.release),
     )

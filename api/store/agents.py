@@ -6,7 +6,7 @@ from contextlib import suppress
 
 from api.store.codec import from_item, to_item, to_value
 from api.store.db import Db, query_all
-from api.store.errors import store_errors
+from api.store.errors import ConditionFailed, store_errors
 from core.agents import PIPELINE_ROLES, persona
 from core.models import Agent, AgentRunRole, AgentStatus, iso, utc_now
 from core.tables import AGENTS
@@ -91,4 +91,40 @@ def update_agent(
             ConditionExpression="attribute_exists(projectId)",
             ReturnValues="ALL_NEW",
         )["Attributes"]
+    return Agent.model_validate(from_item(raw))
+
+
+def release_agent(
+    db: Db, *, project_id: str, role: AgentRunRole, run_id: str, status: AgentStatus
+) -> Agent | None:
+    """The run ended: its agent goes ``status`` with no current run — if still on this run.
+
+    Why conditional: the agent item is shared by every feature of the project, so
+    when feature A's step ends, feature B's step of the same role may already hold
+    the agent; an unconditional update would blank B's state. Returns ``None``
+    (nothing written) when another run holds the agent.
+    """
+    try:
+        with store_errors("release the agent"):
+            raw = db.client.update_item(
+                TableName=db.table(AGENTS),
+                Key=to_item({"projectId": project_id, "role": role.value}),
+                UpdateExpression="SET #status = :status, #updated = :updated REMOVE #run, #feature",
+                ConditionExpression="attribute_exists(projectId) AND "
+                "(attribute_not_exists(#run) OR #run = :mine)",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#updated": "updatedAt",
+                    "#run": "currentRunId",
+                    "#feature": "currentFeatureId",
+                },
+                ExpressionAttributeValues={
+                    ":status": to_value(status.value),
+                    ":updated": to_value(iso(utc_now())),
+                    ":mine": to_value(run_id),
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+    except ConditionFailed:
+        return None
     return Agent.model_validate(from_item(raw))

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.store.admission import release
 from api.store.codec import Item, from_item, to_item, to_value
 from api.store.db import Db
 from api.store.errors import StoreError, store_errors
@@ -237,13 +238,17 @@ def finish_pipeline(
     status: FeatureStatus,
     error_message: str | None = None,
 ) -> FeatureClaim:
-    """End the pipeline: the feature passes or fails and the claim is dropped."""
+    """End the pipeline: the feature passes or fails, the claim is dropped, the slot freed.
+
+    The slot (``api.store.admission``) is released after the feature's own
+    write; should the process stop in between, the watcher's repair frees it.
+    """
     expression = "SET #status = :status, updatedAt = :now"
     values: dict[str, Any] = {":status": status.value, ":now": iso(utc_now())}
     if error_message is not None:
         expression += ", errorMessage = :error"
         values[":error"] = error_message
-    return _owned_update(
+    finished = _owned_update(
         db,
         feature_id=feature_id,
         owner_id=owner_id,
@@ -252,6 +257,8 @@ def finish_pipeline(
         values=values,
         action="finish the feature's pipeline",
     )
+    release(db, project_id=finished.feature.project_id, feature_id=feature_id)
+    return finished
 
 
 def release_claim(db: Db, *, feature_id: str, owner_id: str) -> bool:

@@ -54,10 +54,6 @@ from core.tables import AGENT_MESSAGES
 
 #: The put condition of the append: this key must not exist yet.
 KEY_IS_FREE = "attribute_not_exists(runId)"
-RECEIPT_TARGET_EXISTS = "attribute_exists(runId)"
-#: A receipt may be written unless the person withdrew the message (a final state):
-#: the relay's in-memory copy of a pending message may predate the withdrawal.
-RECEIPT_NOT_WITHDRAWN = "attribute_exists(runId) AND NOT (receipt.#state = :withdrawn)"
 #: Withdrawal is only possible before any delivery: from state ``queued``.
 RECEIPT_IS_QUEUED = "attribute_exists(runId) AND receipt.#state = :queued"
 #: Conflicts one append may lose before it reports contention (each loss means
@@ -269,37 +265,6 @@ def count_messages_after(
         if not page.get("LastEvaluatedKey"):
             return total
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-class MessageWithdrawnError(ConflictError):
-    """The person withdrew the message: no receipt may replace ``withdrawn``."""
-
-
-def set_receipt(db: Db, *, run_id: str, cursor: str, receipt: DeliveryReceipt) -> AgentMessage:
-    """Record where a user message was delivered (the chat shows it).
-
-    Raises ``MessageWithdrawnError`` when the message was withdrawn meanwhile: the
-    caller must then drop it (it never reaches an agent).
-    """
-    try:
-        with store_errors("record the delivery receipt"):
-            raw = db.client.update_item(
-                TableName=db.table(AGENT_MESSAGES),
-                Key=to_item({"runId": run_id, "cursor": cursor}),
-                UpdateExpression="SET receipt = :receipt",
-                ConditionExpression=RECEIPT_NOT_WITHDRAWN,
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":receipt": to_value(receipt.model_dump(by_alias=True, exclude_none=True)),
-                    ":withdrawn": to_value(ReceiptState.WITHDRAWN.value),
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
-    except ConditionFailed:
-        raise MessageWithdrawnError(
-            f"Message at {cursor} of run {run_id} was withdrawn; it is not delivered."
-        ) from None
-    return AgentMessage.model_validate(from_item(raw))
 
 
 _WHERE_IT_IS: dict[ReceiptState | None, str] = {

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -165,6 +165,8 @@ class Subscription(ABC):
         self.hub = hub
         self.feed = feed
         self._released = False
+        #: Run once on release (e.g. the principal's stream slot, ``api.streaming.quota``).
+        self.on_release: list[Callable[[], None]] = []
 
     async def opened(self) -> None:
         """Wait for the feed's first read: raises ``NotFoundError`` for an unknown run or
@@ -195,3 +197,5 @@ class Subscription(ABC):
         if not self._released:
             self._released = True
             self.hub.release(self.feed)
+            for callback in self.on_release:
+                callback()

@@ -30,6 +30,7 @@ from api.store.messages import list_messages
 from api.store.runs import get_run
 from api.streaming.feature_feed import FeatureFeed, FeatureSubscription
 from api.streaming.feed import STREAM_OPEN_TIMEOUT_S, Feed
+from api.streaming.quota import StreamQuota
 from api.streaming.run_feed import RunFeed, RunSubscription
 from core.cursor import format_cursor, parse_cursor
 from core.models import AgentMessage, AgentRun
@@ -84,6 +85,8 @@ class StreamHub:
         self.feeds: dict[str, RunFeed] = {}
         self.feature_feeds: dict[str, FeatureFeed] = {}
         self.active_streams = 0
+        #: Stream slots per token (an agent token cannot take the operator's slots).
+        self.quota = StreamQuota(settings)
         self._limiter = anyio.CapacityLimiter(HUB_STORE_THREADS)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: list[object] = []

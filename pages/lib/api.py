@@ -57,7 +57,7 @@ def describe(error: ApiError, *, url: str | None = None) -> tuple[str, str]:
     if error.status == 401:
         return (
             "The API refused the dashboard's token.",
-            "Set `OMAKASE_API_TOKEN` to the operator token (`make run` prints it and keeps it "
+            "Set `OMAKASE_API_TOKEN` to the operator token (`make run` keeps it "
             "in `.data/api-token`) and restart the dashboard.",
         )
     if error.status == 403:

@@ -163,3 +163,21 @@ def test_cli_writes_the_file_and_shows_progress(engine: LocalEngine, tmp_path: P
         )  # fmt: skip
         assert missing.returncode == 1
         assert "error: Project nope" in missing.stderr
+
+
+def test_csv_neutralises_spreadsheet_formulas() -> None:
+    """Issue 13 item 8: a chat message "=HYPERLINK(…)" must not run when the CSV is opened."""
+    hostile = ['=HYPERLINK("http://evil","x")', "+1+1", "-2", "@SUM(A1)", "\tcmd", "\rcmd"]
+    frame = pd.DataFrame(
+        {
+            "content": [*hostile, "plain text", "a = b"],
+            "featureName": ["=cmd|' /C calc'!A0"] + ["F"] * 7,
+            "step": list(range(8)),
+        }
+    )
+    back = pd.read_csv(io.BytesIO(to_bytes(frame, "csv")), keep_default_na=False)
+    assert list(back["content"]) == [f"'{text}" for text in hostile] + ["plain text", "a = b"]
+    assert back["featureName"][0] == "'=cmd|' /C calc'!A0"
+    assert list(back["step"]) == list(range(8))
+    # Parquet and JSON keep the text exactly (they are data, not spreadsheets).
+    assert list(pd.read_parquet(io.BytesIO(to_bytes(frame, "parquet")))["content"])[:6] == hostile

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.agents.plan import Checkpoint, Outcome, decide
+from api.agents.plan import MAX_INTERRUPTIONS_PER_STEP, Checkpoint, Outcome, decide
 from core.models import AgentRunRole, FeatureStatus
 
 
@@ -84,3 +84,29 @@ def test_checkpoint_round_trips_through_the_store_shape() -> None:
     )
     assert Checkpoint.from_item(checkpoint.to_item()) == checkpoint
     assert Checkpoint.from_item(None) == Checkpoint()
+
+
+def test_interruptions_are_capped_like_failures() -> None:
+    """Issue 13 item 2: a step interrupted on every attempt must not rerun forever."""
+    ran, final, error = walk(
+        [Outcome.COMPLETED] + [Outcome.INTERRUPTED] * MAX_INTERRUPTIONS_PER_STEP
+    )
+    assert ran[1:] == [(2, "coder", n) for n in range(1, MAX_INTERRUPTIONS_PER_STEP + 1)]
+    assert final is FeatureStatus.FAILING
+    assert error == (
+        f"Nori's step 2 (coder) was interrupted {MAX_INTERRUPTIONS_PER_STEP} times "
+        "(the API process running it stopped each time); the feature fails "
+        "instead of running the step again."
+    )
+
+
+def test_interruptions_and_failures_count_apart() -> None:
+    outcomes = [Outcome.INTERRUPTED] * (MAX_INTERRUPTIONS_PER_STEP - 1) + [Outcome.FAILED]
+    ran, final, _ = walk([*outcomes, Outcome.COMPLETED, *[Outcome.COMPLETED] * 3])
+    assert ran[MAX_INTERRUPTIONS_PER_STEP][2] == MAX_INTERRUPTIONS_PER_STEP + 1
+    assert final is FeatureStatus.PASSING
+
+
+def test_interruption_count_round_trips() -> None:
+    checkpoint = Checkpoint(step=2, role=AgentRunRole.CODER, interruptions=2)
+    assert Checkpoint.from_item(checkpoint.to_item()) == checkpoint

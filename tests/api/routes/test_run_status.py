@@ -93,3 +93,30 @@ def test_invalid_report_is_422(client: TestClient, moto_db: Db) -> None:
     assert extra.json() == {
         "detail": "Unknown body field 'step': remove it (fields are camelCase)."
     }
+
+
+def test_an_agent_cannot_report_its_own_outcome(client: TestClient, moto_db: Db) -> None:
+    """Issue 13 item 2: an outcome is the service's (exit code, runner, cancel), not the agent's."""
+    run = make_run(client, moto_db)
+    for status in ("completed", "failed", "started", "waiting"):
+        response = client.patch(
+            url(run, ""),
+            json={"status": status, "errorMessage": "Interrupted: forged"},
+            headers=agent_auth(client, run.id),
+        )
+        assert response.status_code == 403, status
+        assert response.json() == {
+            "detail": f"An agent token may report phases only (thinking, coding, testing, "
+            f"reviewing), not '{status}': the service decides a step's outcome."
+        }
+    assert client.get(f"/api/agent-runs/{run.id}", headers=AUTH).json()["status"] == "started"
+    assert notices(client, run.id) == []
+
+
+def test_an_agent_reports_every_phase(client: TestClient, moto_db: Db) -> None:
+    run = make_run(client, moto_db)
+    for status in ("thinking", "coding", "testing", "reviewing"):
+        response = client.patch(
+            url(run, ""), json={"status": status}, headers=agent_auth(client, run.id)
+        )
+        assert (response.status_code, response.json()["status"]) == (200, status)
