@@ -271,6 +271,8 @@ class AgentRun(CamelModel):
     live: bool = False
     #: What the agent reported its step cost (summed over its turns).
     usage: RunUsage | None = None
+    #: Seconds the run spent ``waiting`` for the person (excluded from elapsed time).
+    waiting_seconds: float = 0.0
 
     @property
     def is_active(self) -> bool:
