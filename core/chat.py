@@ -1,7 +1,7 @@
 """Live chat clients: ``FeatureChat`` (a feature's whole conversation) and ``AgentChat`` (one run).
 
 Both are one ``ChatClient`` over a different stream and POST route; the state
-they keep is a ``core.conversation.Conversation`` (the dashboard renders the
+they keep is a ``core.chat_state.Conversation`` (the dashboard renders the
 same object). What it does, and why it is built this way:
 
 * **One background thread with its own event loop** runs two tasks: the SSE
@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 
 from core.chat_loop import Outbox, send_forever, stream_forever
+from core.chat_state import CLIENT_ID_PREFIX, Conversation, new_client_id
 from core.chat_wire import (
     CLOSE_JOIN_TIMEOUT_S,
     CONNECT_TIMEOUT_S,
@@ -50,7 +51,6 @@ from core.chat_wire import (
     validate_content,
 )
 from core.client import detail_of
-from core.conversation import CLIENT_ID_PREFIX, Conversation, new_client_id
 from core.models import AgentMessage, DeliveryMode
 
 __all__ = [

@@ -17,6 +17,7 @@ import httpx
 
 from core.agents import persona
 from core.chat import AgentChat
+from core.chat_state import new_client_id
 from core.chat_wire import (
     CONNECT_TIMEOUT_S,
     DEFAULT_API_URL,
@@ -30,7 +31,6 @@ from core.chat_wire import (
     validate_content,
 )
 from core.client import detail_of
-from core.conversation import new_client_id
 from core.models import AgentMessage, MessageSender, MessageType
 
 EXIT_OK = 0

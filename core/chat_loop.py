@@ -16,6 +16,7 @@ import httpx
 from httpx_sse import EventSource
 from pydantic import ValidationError
 
+from core.chat_state import Conversation
 from core.chat_wire import (
     CONNECT_TIMEOUT_S,
     FATAL_STREAM_STATUSES,
@@ -33,7 +34,6 @@ from core.chat_wire import (
     unreachable,
 )
 from core.client import detail_of
-from core.conversation import Conversation
 from core.models import AgentMessage, DeliveryMode
 
 if TYPE_CHECKING:

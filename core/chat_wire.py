@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import httpx
 
-from core.conversation import Conversation
+from core.chat_state import Conversation
 from core.models import MAX_MESSAGE_CHARS, AgentMessage, AgentRunStatus, FeatureStatus
 
 #: Stream reconnect backoff: first wait (unless the server's ``retry:`` hint says

@@ -7,7 +7,7 @@ page switches. Only ``live_conversation`` reruns every ``TICK_S``: an
 without touching what the user is typing.
 
 There is one state: the session's ``FeatureChat`` (chat_session.py) follows the
-feature's SSE stream and keeps a ``core.conversation.Conversation``; each tick
+feature's SSE stream and keeps a ``core.chat_state.Conversation``; each tick
 renders its snapshot with ``render_conversation`` — the one rendering function —
 and moves the read markers. Sends are optimistic (the echo replaces them).
 The scroll keeper and the Escape key live in ``static/chat.js``.

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.agents import PIPELINE_ROLES, persona
+from core.chat_state import Conversation
 from core.chat_wire import ChatEndedError, ChatSnapshot, validate_content
 from core.client import ApiError
-from core.conversation import Conversation
 from core.cursor import format_cursor
 from core.models import (
     Agent,

@@ -1,8 +1,8 @@
-"""``core.conversation.Conversation``: echo reconciliation, forward-only receipts."""
+"""``core.chat_state.Conversation``: echo reconciliation, forward-only receipts."""
 
 from __future__ import annotations
 
-from core.conversation import Conversation
+from core.chat_state import Conversation
 from core.cursor import format_cursor
 from core.models import (
     AgentMessage,
