@@ -36,7 +36,7 @@ from api.services.bus import MessageBus
 from api.services.messages import post_message
 from api.store.claims import advance_relay_cursors
 from api.store.db import Db
-from api.store.messages import list_messages, set_receipt
+from api.store.messages import MessageWithdrawnError, list_messages, set_receipt
 from core.agents import persona
 from core.models import (
     AgentMessage,
@@ -63,6 +63,10 @@ def describe_run(run: AgentRun) -> str:
 
 def is_delivered(message: AgentMessage) -> bool:
     return message.receipt is not None and message.receipt.state is ReceiptState.DELIVERED
+
+
+def is_withdrawn(message: AgentMessage) -> bool:
+    return message.receipt is not None and message.receipt.state is ReceiptState.WITHDRAWN
 
 
 @dataclass
@@ -111,7 +115,11 @@ class FeatureRelay:
                 # messages and notices too, so each message is read once.
                 found = list_messages(self._db, run_id=run_id, since=self._seen.get(run_id))
                 for message in found:
-                    if message.sender is MessageSender.USER and message.id not in self.pending:
+                    if (
+                        message.sender is MessageSender.USER
+                        and message.id not in self.pending
+                        and not is_withdrawn(message)
+                    ):
                         self.pending[message.id] = message
                         fresh.append(message)
                 if found:
@@ -141,7 +149,10 @@ class FeatureRelay:
             receipt_for=message.id,
         )
 
-    def _mark_delivered(self, message: AgentMessage, to: AgentRun, channel: str) -> AgentMessage:
+    def _mark_delivered(
+        self, message: AgentMessage, to: AgentRun, channel: str
+    ) -> AgentMessage | None:
+        """The delivered message, or None (and dropped) if it was withdrawn meanwhile."""
         if is_delivered(message):
             return message
         receipt = DeliveryReceipt(
@@ -152,9 +163,13 @@ class FeatureRelay:
             step=to.step,
             channel=channel,
         )
-        stored = set_receipt(
-            self._db, run_id=message.run_id, cursor=message.cursor, receipt=receipt
-        )
+        try:
+            stored = set_receipt(
+                self._db, run_id=message.run_id, cursor=message.cursor, receipt=receipt
+            )
+        except MessageWithdrawnError:
+            self.pending.pop(message.id, None)
+            return None
         via = " via the inbox" if channel == CHANNEL_INBOX else ""
         self._notify(
             stored, receipt, f"📬 Delivered to {describe_run(to)}{via}", DELIVERED_NOTICE_PREFIX
@@ -169,7 +184,9 @@ class FeatureRelay:
             self.poll()
             for message in self.pending_in_order():
                 if not is_delivered(message):
-                    self.pending[message.id] = self._mark_delivered(message, run, CHANNEL_INBOX)
+                    stored = self._mark_delivered(message, run, CHANNEL_INBOX)
+                    if stored is not None:
+                        self.pending[message.id] = stored
             return self.pending_in_order()
 
     def deliver_to_step(self, run: AgentRun) -> Delivery:
@@ -177,7 +194,8 @@ class FeatureRelay:
         with self.lock:
             self.poll()
             batch = self.pending_in_order()
-            delivered = [self._mark_delivered(m, run, CHANNEL_RELAY) for m in batch]
+            marked = [self._mark_delivered(m, run, CHANNEL_RELAY) for m in batch]
+            delivered = [m for m in marked if m is not None]
             moved: dict[str, str] = {}
             for message in delivered:
                 if message.cursor > moved.get(message.run_id, ""):
@@ -198,9 +216,12 @@ class FeatureRelay:
                 if is_delivered(message):
                     continue
                 receipt = DeliveryReceipt(state=ReceiptState.NOT_DELIVERED, reason=PIPELINE_ENDED)
-                stored = set_receipt(
-                    self._db, run_id=message.run_id, cursor=message.cursor, receipt=receipt
-                )
+                try:
+                    stored = set_receipt(
+                        self._db, run_id=message.run_id, cursor=message.cursor, receipt=receipt
+                    )
+                except MessageWithdrawnError:
+                    continue
                 self._notify(
                     stored,
                     receipt,
@@ -244,4 +265,5 @@ class FeatureRelay:
                     sent_to=describe_run(self.runs[m.run_id]),
                 )
                 for m in collected
+                if not is_withdrawn(m)
             ]

@@ -4,7 +4,17 @@ from fastapi import APIRouter, Depends
 
 from api.deps import get_principal
 from api.errors import ERROR_RESPONSES
-from api.routes import features, logs, messages, pipeline, projects, run_status, runs, stream
+from api.routes import (
+    conversation,
+    features,
+    logs,
+    messages,
+    pipeline,
+    projects,
+    run_status,
+    runs,
+    stream,
+)
 
 api_router = APIRouter(
     prefix="/api", dependencies=[Depends(get_principal)], responses=ERROR_RESPONSES
@@ -17,3 +27,4 @@ api_router.include_router(messages.router)
 api_router.include_router(stream.router)
 api_router.include_router(run_status.router)
 api_router.include_router(pipeline.router)
+api_router.include_router(conversation.router)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from api.auth import Principal, require_run_access
 from api.deps import DbDep, OperatorDep, PrincipalDep, RuntimeDep
 from api.routes.params import FeatureId, RunId
+from api.runtime import Runtime
 from api.services.messages import post_message
 from api.store.features import get_feature
 from api.store.messages import find_message, list_messages, list_messages_by_feature
@@ -25,6 +26,7 @@ from core.cursor import CURSOR_DIGITS, is_cursor, normalize_timestamp
 from core.models import (
     AgentMessage,
     AgentRun,
+    DeliveryMode,
     DeliveryReceipt,
     MessageCreate,
     MessageSender,
@@ -81,16 +83,35 @@ def post_run_message(
     response: Response,
 ) -> AgentMessage:
     require_run_access(principal, run_id)
+    run = get_run(runtime.db, run_id=run_id)
+    return post_user_message(runtime, run, body, principal, response, allow_ended=False)
+
+
+def post_user_message(
+    runtime: Runtime,
+    run: AgentRun,
+    body: MessageCreate,
+    principal: Principal,
+    response: Response,
+    *,
+    allow_ended: bool,
+) -> AgentMessage:
+    """Store ``body`` in ``run``'s thread: the ONE place a posted message is admitted.
+
+    Shared by the run POST and the feature POST (``allow_ended``: the feature route
+    holds a message for the next step in its last, ended, run's thread). Where a
+    message goes by ``mode`` is decided here, so live steering extends this function.
+    """
     db = runtime.db
-    run = get_run(db, run_id=run_id)
     sender = MessageSender.AGENT if principal.is_agent else MessageSender.USER
-    if not run.is_active:
+    if not run.is_active and not allow_ended:
         # A retry whose first attempt landed before the run ended still gets its message.
         if body.id is not None:
-            existing = find_message(db, run_id=run_id, message_id=body.id)
+            existing = find_message(db, run_id=run.id, message_id=body.id)
             if existing is not None:
                 return _replay(existing, sender=sender, content=body.content, response=response)
         raise HTTPException(status.HTTP_409_CONFLICT, ended_detail(run))
+    mode = _delivery_mode(run, body.mode) if sender is MessageSender.USER else None
     message, created = post_message(
         db,
         runtime.bus,
@@ -100,10 +121,32 @@ def post_run_message(
         role=run.role if sender is MessageSender.AGENT else None,
         message_id=body.id,
         receipt=_user_receipt(principal),
+        mode=mode,
     )
     if not created:
         return _replay(message, sender=sender, content=body.content, response=response)
     return message
+
+
+def _delivery_mode(run: AgentRun, asked: DeliveryMode | None) -> DeliveryMode:
+    """The mode a user message is stored with.
+
+    ``steer`` while a live step runs (the default there), ``queue`` otherwise: a
+    step that cannot take a message now holds it for the next one. ``interrupt``
+    needs a live step to stop, so without one it is a 409 with a sentence.
+    """
+    live = run.is_active and run.live
+    if asked is DeliveryMode.INTERRUPT and not live:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"No live step is running in agent run {run.id} to interrupt; "
+            "send the message with mode 'queue' for the next step.",
+        )
+    if asked is None:
+        return DeliveryMode.STEER if live else DeliveryMode.QUEUE
+    if asked is DeliveryMode.STEER and not live:
+        return DeliveryMode.QUEUE
+    return asked
 
 
 def _user_receipt(principal: Principal) -> DeliveryReceipt | None:

@@ -7,6 +7,7 @@ on the wire is ``api.streaming.wire``'s.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, status
@@ -15,16 +16,25 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_run_access
-from api.deps import PrincipalDep, RuntimeDep
-from api.routes.params import RunId
+from api.deps import OperatorDep, PrincipalDep, RuntimeDep
+from api.routes.params import FeatureId, RunId
+from api.runtime import Runtime
+from api.store.features import get_feature
 from api.store.runs import get_run
+from api.streaming.feed import Subscription
 from api.streaming.hub import (
     STREAM_CAP_RETRY_AFTER_S,
     HubNotRunningError,
     StreamCapReachedError,
+    StreamHub,
     find_hub,
 )
-from api.streaming.wire import InvalidResumeIdError, keep_alive, resume_after
+from api.streaming.wire import (
+    InvalidResumeIdError,
+    feature_resume_after,
+    keep_alive,
+    resume_after,
+)
 
 router = APIRouter(tags=["messages"])
 
@@ -62,17 +72,64 @@ async def stream_run_messages(
         after = resume_after(header=last_event_id, query=last_event_id_query)
     except InvalidResumeIdError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    return await _open(
+        runtime,
+        lambda hub: hub.subscribe(run_id=run_id, after=after),
+        lambda: get_run(runtime.db, run_id=run_id),
+    )
+
+
+@router.get(
+    "/features/{featureId}/messages/stream",
+    summary="The feature's whole conversation as Server-Sent Events (every run, resumable)",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "The event stream."},
+        503: {"description": "Too many open streams on this server (see Retry-After)."},
+    },
+)
+async def stream_feature_messages(
+    feature_id: FeatureId,
+    runtime: RuntimeDep,
+    _: OperatorDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id_query: Annotated[
+        str | None,
+        Query(
+            alias="lastEventId",
+            description="Resume after this feature stream event id (for clients "
+            "that cannot set the Last-Event-ID header).",
+        ),
+    ] = None,
+) -> EventSourceResponse:
+    try:
+        after = feature_resume_after(header=last_event_id, query=last_event_id_query)
+    except InvalidResumeIdError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    return await _open(
+        runtime,
+        lambda hub: hub.subscribe_feature(feature_id=feature_id, after=after),
+        lambda: get_feature(runtime.db, feature_id=feature_id),
+    )
+
+
+async def _open(
+    runtime: Runtime,
+    subscribe: Callable[[StreamHub], Subscription],
+    read_for_404: Callable[[], object],
+) -> EventSourceResponse:
+    """Admit a stream on this process's hub: 503 without a hub or at the cap."""
     try:
         hub = find_hub(runtime)
     except HubNotRunningError as error:
-        await run_in_threadpool(lambda: get_run(runtime.db, run_id=run_id))  # 404 first
+        await run_in_threadpool(read_for_404)  # 404 first
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             str(error),
             headers={"Retry-After": str(NO_HUB_RETRY_AFTER_S)},
         ) from None
     try:
-        subscription = hub.subscribe(run_id=run_id, after=after)
+        subscription = subscribe(hub)
     except StreamCapReachedError as error:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -85,8 +142,8 @@ async def stream_run_messages(
             str(error),
             headers={"Retry-After": str(NO_HUB_RETRY_AFTER_S)},
         ) from None
-    # 404 for an unknown run comes from the feed's first read, shared by every
-    # viewer of the run: no store read per connection.
+    # 404 for an unknown run or feature comes from the feed's first read, shared by
+    # every viewer of it: no store read per connection.
     await subscription.opened()
     return EventSourceResponse(
         subscription.events(),

@@ -16,6 +16,7 @@ from core.models import (
     AgentMessage,
     AgentRun,
     AgentRunRole,
+    DeliveryMode,
     DeliveryReceipt,
     MessageSender,
     MessageType,
@@ -46,6 +47,7 @@ def post_message(
     message_id: str | None = None,
     receipt: DeliveryReceipt | None = None,
     receipt_for: str | None = None,
+    mode: DeliveryMode | None = None,
 ) -> tuple[AgentMessage, bool]:
     """Append a message to ``run``'s thread and wake this process's streams.
 
@@ -62,6 +64,7 @@ def post_message(
             message_id=message_id,
             receipt=receipt,
             receipt_for=receipt_for,
+            mode=mode,
         )
         if created:
             # Inside the lock: this process publishes in commit order, so its

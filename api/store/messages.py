@@ -29,16 +29,24 @@ from typing import Any
 
 from api.store.codec import from_item, to_item, to_value
 from api.store.db import Db, query_all
-from api.store.errors import ConditionFailed, StoreUnavailableError, store_errors
+from api.store.errors import (
+    ConditionFailed,
+    ConflictError,
+    NotFoundError,
+    StoreUnavailableError,
+    store_errors,
+)
 from api.store.ids import new_id
 from core.cursor import START_CURSOR, format_cursor, parse_cursor
 from core.models import (
     AgentMessage,
     AgentRun,
     AgentRunRole,
+    DeliveryMode,
     DeliveryReceipt,
     MessageSender,
     MessageType,
+    ReceiptState,
     iso,
     utc_now,
 )
@@ -47,6 +55,11 @@ from core.tables import AGENT_MESSAGES
 #: The put condition of the append: this key must not exist yet.
 KEY_IS_FREE = "attribute_not_exists(runId)"
 RECEIPT_TARGET_EXISTS = "attribute_exists(runId)"
+#: A receipt may be written unless the person withdrew the message (a final state):
+#: the relay's in-memory copy of a pending message may predate the withdrawal.
+RECEIPT_NOT_WITHDRAWN = "attribute_exists(runId) AND NOT (receipt.#state = :withdrawn)"
+#: Withdrawal is only possible before any delivery: from state ``queued``.
+RECEIPT_IS_QUEUED = "attribute_exists(runId) AND receipt.#state = :queued"
 #: Conflicts one append may lose before it reports contention (each loss means
 #: another message committed, so this bounds work, not correctness).
 MAX_APPEND_ATTEMPTS = 200
@@ -63,6 +76,7 @@ def create_message(
     message_id: str | None = None,
     receipt: DeliveryReceipt | None = None,
     receipt_for: str | None = None,
+    mode: DeliveryMode | None = None,
 ) -> tuple[AgentMessage, bool]:
     """Append a message to the run's thread.
 
@@ -89,6 +103,7 @@ def create_message(
         "timestamp": iso(utc_now()),
         "receipt": receipt.model_dump(by_alias=True, exclude_none=True) if receipt else None,
         "receiptFor": receipt_for,
+        "mode": mode.value if mode else None,
     }
     for _ in range(MAX_APPEND_ATTEMPTS):
         values["cursor"] = format_cursor(head + 1)
@@ -252,17 +267,81 @@ def count_messages_after(
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+class MessageWithdrawnError(ConflictError):
+    """The person withdrew the message: no receipt may replace ``withdrawn``."""
+
+
 def set_receipt(db: Db, *, run_id: str, cursor: str, receipt: DeliveryReceipt) -> AgentMessage:
-    """Record where a user message was delivered (the chat shows it)."""
-    with store_errors("record the delivery receipt"):
-        raw = db.client.update_item(
-            TableName=db.table(AGENT_MESSAGES),
-            Key=to_item({"runId": run_id, "cursor": cursor}),
-            UpdateExpression="SET receipt = :receipt",
-            ConditionExpression=RECEIPT_TARGET_EXISTS,
-            ExpressionAttributeValues={
-                ":receipt": to_value(receipt.model_dump(by_alias=True, exclude_none=True))
-            },
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
+    """Record where a user message was delivered (the chat shows it).
+
+    Raises ``MessageWithdrawnError`` when the message was withdrawn meanwhile: the
+    caller must then drop it (it never reaches an agent).
+    """
+    try:
+        with store_errors("record the delivery receipt"):
+            raw = db.client.update_item(
+                TableName=db.table(AGENT_MESSAGES),
+                Key=to_item({"runId": run_id, "cursor": cursor}),
+                UpdateExpression="SET receipt = :receipt",
+                ConditionExpression=RECEIPT_NOT_WITHDRAWN,
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":receipt": to_value(receipt.model_dump(by_alias=True, exclude_none=True)),
+                    ":withdrawn": to_value(ReceiptState.WITHDRAWN.value),
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+    except ConditionFailed:
+        raise MessageWithdrawnError(
+            f"Message at {cursor} of run {run_id} was withdrawn; it is not delivered."
+        ) from None
+    return AgentMessage.model_validate(from_item(raw))
+
+
+_WHERE_IT_IS: dict[ReceiptState | None, str] = {
+    ReceiptState.SENT: "it was already sent to the agent",
+    ReceiptState.DELIVERED: "it was already delivered",
+    ReceiptState.NOT_DELIVERED: "it was closed as not delivered",
+    ReceiptState.WITHDRAWN: "it was already withdrawn",
+}
+
+
+def withdraw_message(db: Db, *, run_id: str, message_id: str) -> AgentMessage:
+    """Mark a queued user message ``withdrawn``; see ``close_queued``."""
+    return close_queued(
+        db,
+        run_id=run_id,
+        message_id=message_id,
+        receipt=DeliveryReceipt(state=ReceiptState.WITHDRAWN),
+    )
+
+
+def close_queued(db: Db, *, run_id: str, message_id: str, receipt: DeliveryReceipt) -> AgentMessage:
+    """Replace a ``queued`` receipt by a final one (a conditional write: only from ``queued``).
+
+    Raises ``NotFoundError`` for an unknown message and ``ConflictError`` (with the
+    state it has reached) once it was sent, delivered, not delivered or withdrawn.
+    """
+    message = find_message(db, run_id=run_id, message_id=message_id)
+    if message is None:
+        raise NotFoundError(f"Message {message_id} was not found in agent run {run_id}.")
+    try:
+        with store_errors("close the queued message"):
+            raw = db.client.update_item(
+                TableName=db.table(AGENT_MESSAGES),
+                Key=to_item({"runId": run_id, "cursor": message.cursor}),
+                UpdateExpression="SET receipt = :receipt",
+                ConditionExpression=RECEIPT_IS_QUEUED,
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":receipt": to_value(receipt.model_dump(by_alias=True, exclude_none=True)),
+                    ":queued": to_value(ReceiptState.QUEUED.value),
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+    except ConditionFailed:
+        current = find_message(db, run_id=run_id, message_id=message_id) or message
+        state = current.receipt.state if current.receipt else None
+        where = _WHERE_IT_IS.get(state, "it has no delivery receipt")
+        raise ConflictError(f"Message {message_id} is no longer queued: {where}.") from None
     return AgentMessage.model_validate(from_item(raw))

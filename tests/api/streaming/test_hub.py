@@ -21,7 +21,8 @@ from api.store.db import Db
 from api.store.errors import NotFoundError
 from api.store.messages import create_message
 from api.store.runs import create_run
-from api.streaming.hub import RunFeed, StreamCapReachedError, StreamHub, Subscription
+from api.streaming.hub import StreamCapReachedError, StreamHub
+from api.streaming.run_feed import RunFeed, RunSubscription
 from core.models import AgentMessage, AgentRun, AgentRunCreate, AgentRunRole, MessageSender
 
 #: Failure guard for a receive (a hung test fails; this is not a timing claim).
@@ -51,7 +52,7 @@ async def hub(moto_db: Db) -> AsyncIterator[StreamHub]:
 class Reader:
     """Pulls decoded events from a subscription's byte stream."""
 
-    def __init__(self, subscription: Subscription) -> None:
+    def __init__(self, subscription: RunSubscription) -> None:
         self.events = subscription.events()
 
     async def next(self) -> bytes:
@@ -155,11 +156,11 @@ def test_feed_absorbs_out_of_order_and_duplicates(moto_db: Db) -> None:
     feed = RunFeed(hub, run.id, 0)
     feed.ready.set()
     feed.absorb([messages[2]])
-    assert (feed.head, sorted(feed.ahead)) == (0, [3])
+    assert (feed.window.head, sorted(feed.window.ahead)) == (0, [3])
     feed.absorb([messages[0], messages[1], messages[0]])
-    assert feed.head == 3
-    assert [sequence for sequence, _ in feed.window] == [1, 2, 3]
-    assert feed.ahead == {}
+    assert feed.window.head == 3
+    assert [sequence for sequence, _ in feed.window.entries] == [1, 2, 3]
+    assert feed.window.ahead == {}
 
 
 async def test_a_resume_id_past_the_thread_end_does_not_hide_later_messages(
@@ -172,7 +173,7 @@ async def test_a_resume_id_past_the_thread_end_does_not_hide_later_messages(
         create_message(hub.db, run=run, sender=MessageSender.USER, content=f"m{i}")
     stale = hub.subscribe(run_id=run.id, after=50)
     await stale.opened()
-    assert hub.feeds[run.id].head == 2
+    assert hub.feeds[run.id].window.head == 2
     fresh = hub.subscribe(run_id=run.id, after=0)
     await fresh.opened()
     reader = Reader(fresh)
