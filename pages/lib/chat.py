@@ -51,6 +51,7 @@ TICK_S = 1.0
 #: Height of the scrolling thread, in pixels (the sidebar is ~400 px wide).
 THREAD_HEIGHT_PX = 500
 READ_KEY = "oma_read_markers"
+READ_VERSION_KEY = "oma_read_version"
 MODE_KEY = "oma_chat_mode"
 SCRIPT = Path(__file__).resolve().parents[2] / "static" / "chat.js"
 #: The choices a live step offers, and the mode each one sends.
@@ -108,6 +109,8 @@ def header_html(view: FeatureView) -> str:
 
 def mark_read(client: ApiClient, snap: ChatSnapshot) -> None:
     """Move each run's read marker to its newest message seen here (clears unread badges)."""
+    if st.session_state.get(READ_VERSION_KEY) == snap.version:
+        return  # nothing new since the last tick
     sent: dict[str, str] = st.session_state.setdefault(READ_KEY, {})
     newest: dict[str, str] = {}
     for message in snap.messages:
@@ -117,9 +120,10 @@ def mark_read(client: ApiClient, snap: ChatSnapshot) -> None:
         if cursor > sent.get(run_id, ""):
             try:
                 client.mark_read(run_id, cursor)
-                sent[run_id] = cursor
             except ApiError:
-                pass  # the badge stays; the next tick tries again
+                return  # the badge stays; the next tick tries again
+            sent[run_id] = cursor
+    st.session_state[READ_VERSION_KEY] = snap.version
 
 
 def render_conversation(snap: ChatSnapshot, view: FeatureView, chat: LiveChat) -> None:

@@ -16,6 +16,8 @@ from pages.lib.chat_session import LiveChat
 from pages.lib.render import pending_html
 
 EDIT_KEY = "oma_editing"
+#: The list shows the oldest few; the rest are counted (each still shows in the thread).
+PENDING_SHOW = 8
 
 
 def withdraw(chat: LiveChat, message: AgentMessage) -> None:
@@ -51,7 +53,9 @@ def pending_list(
     editing = st.session_state.get(EDIT_KEY)
     with st.container(key="oma_pending", border=True):
         st.caption(f"Waiting for delivery ({len(waiting)})")
-        for message in waiting:
+        if len(waiting) > PENDING_SHOW:
+            st.caption(f"… and {len(waiting) - PENDING_SHOW} more, shown in the conversation.")
+        for message in waiting[:PENDING_SHOW]:
             st.html(pending_html(message))
             if not message.cursor:
                 continue  # still being sent: nothing to withdraw yet
