@@ -271,8 +271,15 @@ class AgentRun(CamelModel):
     live: bool = False
     #: What the agent reported its step cost (summed over its turns).
     usage: RunUsage | None = None
-    #: Seconds the run spent ``waiting`` for the person (excluded from elapsed time).
+    #: The agent's question waiting for the person's answer (``ask_human``), if any.
+    open_question_id: str | None = None
+    #: When the open question was asked (the run has been ``waiting`` since).
+    waiting_since: str | None = None
+    #: Seconds spent waiting for answers, summed over closed questions (elapsed
+    #: time shown to the person excludes it).
     waiting_seconds: float = 0.0
+    #: The last message ``check_messages`` returned (its inbox-channel position).
+    mcp_cursor: str | None = None
 
     @property
     def is_active(self) -> bool:

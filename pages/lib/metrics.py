@@ -33,7 +33,11 @@ def run_elapsed(run: AgentRun, now: datetime) -> float:
     end = parse_time(run.completed_at) if run.completed_at else now
     if start is None or end is None:
         return 0.0
-    return max(0.0, (end - start).total_seconds() - (run.waiting_seconds or 0.0))
+    waited = run.waiting_seconds or 0.0
+    since = parse_time(run.waiting_since) if run.waiting_since else None
+    if since is not None and run.completed_at is None:
+        waited += max(0.0, (now - since).total_seconds())  # the question still open
+    return max(0.0, (end - start).total_seconds() - waited)
 
 
 def feature_elapsed(runs: Iterable[AgentRun], now: datetime | None = None) -> float:

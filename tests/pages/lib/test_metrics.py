@@ -49,3 +49,10 @@ def test_cost_sums_reported_usage_and_is_unknown_without_any() -> None:
     assert format_cost(1.5) == "$1.50"
     assert format_duration(3_725) == "1h 02m"
     assert format_duration(61) == "1m 01s"
+
+
+def test_an_open_question_stops_the_clock_from_when_it_was_asked() -> None:
+    asking = run("10:00:00", None, waiting=30.0).model_copy(
+        update={"waiting_since": "2026-11-30T10:08:00.000000Z"}
+    )
+    assert feature_elapsed([asking], NOW) == 600 - 30 - 120
