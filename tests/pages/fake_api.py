@@ -313,6 +313,7 @@ class FakeFeatureChat:
         self.state = Conversation()
         self.read = 0
         self.closed = False
+        self._snapshot: ChatSnapshot | None = None
 
     def _sync(self) -> None:
         for message in self.api.feed[self.read :]:
@@ -324,8 +325,13 @@ class FakeFeatureChat:
             self.state.end(self.api.feature.status.value)
 
     def snapshot(self) -> ChatSnapshot:
+        """Rebuilt only when the state changed, as the real client does."""
         self._sync()
-        return ChatSnapshot.of(self.state, connected=not self.closed, stopped=self.closed)
+        cached = self._snapshot
+        if cached is None or cached.version != self.state.version or cached.stopped != self.closed:
+            cached = ChatSnapshot.of(self.state, connected=not self.closed, stopped=self.closed)
+            self._snapshot = cached
+        return cached
 
     def send_message(self, content: str, *, mode: DeliveryMode | None = None) -> str:
         text = validate_content(content)
