@@ -131,7 +131,8 @@ def main() -> None:
         snapshots.append((time.perf_counter() - started) * 1000)
 
     total = len(api.feed)
-    print(f"conversation: {total:,} messages over {len(api.runs)} steps")
+    rendered = sum(str(e.proto.body).count("data-id=") for e in at.get("html"))
+    print(f"conversation: {total:,} messages over {len(api.runs)} steps ({rendered} rendered)")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"open the chat (load + render):     {first_ms:7.1f} ms")
     for label, values in (("rerun, nothing new", idle), ("rerun, one new message", busy)):
