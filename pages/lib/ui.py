@@ -53,6 +53,7 @@ def agent_card_html(
     step: int | None,
     run_status: str | None,
     waiting: bool = False,
+    cost: str | None = None,
 ) -> str:
     """A card; a waiting agent (it asked you a question) gets its own colour and badge."""
     who = persona(agent.role)
@@ -83,6 +84,8 @@ def agent_card_html(
             hint = "Click to open its last conversation"
         else:
             hint = "Idle: nothing to chat with" if agent.status is AgentStatus.IDLE else ""
+    if cost is not None and feature_name is not None:
+        doing += f' · <span class="oma-card-cost">{escape(cost)} so far</span>'
     return (
         f'<div class="oma-glass oma-card{kind}" data-role="{agent.role.value}">'
         f'<div class="oma-card-head"><span class="oma-mascot">{who.mascot}</span>'

@@ -13,6 +13,7 @@ import streamlit as st
 from core.models import Agent, AgentRun, AgentRunStatus, AgentStatus
 from pages.lib.api import api_guard, get_client
 from pages.lib.chat_session import active_feature_id
+from pages.lib.metrics import feature_cost, format_cost
 from pages.lib.ui import agent_card_html
 from pages.panels.common import NOTICE_KEY, open_and_rerun
 
@@ -43,6 +44,12 @@ def toast_new_questions(
             st.toast(f"{agent.name} is waiting for you ({feature}): open the card.", icon="❓")
 
 
+def cost_of(feature_id: str | None, runs: dict[str, AgentRun]) -> str | None:
+    """The feature's cost so far (its runs' reported usage), formatted; None if unknown."""
+    cost = feature_cost(r for r in runs.values() if r.feature_id == feature_id)
+    return format_cost(cost) if cost is not None else None
+
+
 @st.fragment(run_every=CARDS_REFRESH_S)
 def agents_panel(project_id: str) -> None:
     client = get_client()
@@ -70,6 +77,7 @@ def agents_panel(project_id: str) -> None:
                     step=run.step if run else (feature.current_step if feature else None),
                     run_status=run.status.value if run else None,
                     waiting=waiting,
+                    cost=cost_of(feature_id, runs),
                 )
             )
             if waiting:

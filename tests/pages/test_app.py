@@ -116,6 +116,7 @@ def test_runs_and_features_show_cost_and_working_time(api: FakeApi) -> None:
     assert list(runs["cost"]) == ["$0.25", "$0.25"]
     features = page.dataframe[0].value
     assert list(features["cost"]) == ["$0.50"]
+    assert "$0.50 so far" in html(page)  # on the cards of the feature's agents
 
 
 @pytest.mark.parametrize(
