@@ -5,9 +5,13 @@ feeds it, the dashboard renders it, the tests drive it directly.
 
 Why one state and these rules:
 
-* **Server order is the order.** Messages are kept in the order the stream
-  delivered them (a feature stream interleaves runs in conversation order);
-  an id index makes an update (same id again) replace in place.
+* **Steps in order, each step's thread in cursor order.** A feature stream
+  interleaves its runs' feeds as they arrive (a step's closing notice can come
+  after the next step's first words); messages are grouped by run — runs in
+  the order they first appeared, i.e. pipeline order, as each step's start
+  notice opens its thread — and kept in cursor order within a run. So a
+  conversation reads step by step, one divider each. An id index makes an
+  update (same id again) replace in place.
 * **Optimistic copies keyed by the client id.** A send shows its message at
   once under a client id that *is* its server id, so the echo (POST answer or
   stream, whichever arrives first) replaces it: never shown twice.
@@ -64,6 +68,9 @@ class Conversation:
 
     messages: list[AgentMessage] = field(default_factory=list)
     index: dict[str, int] = field(default_factory=dict)
+    #: Runs in the order their first message arrived, and how many messages each has.
+    run_order: list[str] = field(default_factory=list)
+    run_counts: dict[str, int] = field(default_factory=dict)
     #: Client id → the optimistic copy, until its echo arrives (or it is rolled back).
     optimistic: dict[str, AgentMessage] = field(default_factory=dict)
     #: The SSE id to resume after (``Last-Event-ID``).
@@ -85,8 +92,7 @@ class Conversation:
         self.optimistic.pop(message.id, None)
         at = self.index.get(message.id)
         if at is None:
-            self.index[message.id] = len(self.messages)
-            self.messages.append(message)
+            self._insert(message)
         else:
             known = self.messages[at]
             receipt = newer_receipt(known.receipt, message.receipt)
@@ -98,6 +104,35 @@ class Conversation:
         if message.receipt_for is not None and message.receipt is not None:
             self.set_receipt(message.receipt_for, message.receipt, bump=False)
         self.version += 1
+
+    def _insert(self, message: AgentMessage) -> None:
+        """Put a new message at its place: the end of its run's group, by cursor."""
+        run = message.run_id
+        if run not in self.run_counts:
+            self.run_order.append(run)
+            self.run_counts[run] = 0
+        start = 0
+        for other in self.run_order:
+            if other == run:
+                break
+            start += self.run_counts[other]
+        end = start + self.run_counts[run]
+        at = end
+        if end > start and message.cursor < self.messages[end - 1].cursor:
+            low, high = start, end
+            while low < high:
+                middle = (low + high) // 2
+                if self.messages[middle].cursor < message.cursor:
+                    low = middle + 1
+                else:
+                    high = middle
+            at = low
+        self.messages.insert(at, message)
+        self.run_counts[run] += 1
+        if at == len(self.messages) - 1:
+            self.index[message.id] = at
+        else:  # an earlier step (or an older message) spoke late: positions moved
+            self.index = {m.id: i for i, m in enumerate(self.messages)}
 
     def confirm(self, message: AgentMessage) -> None:
         """A POST answer: the stored copy; the send worked, so the last refusal is old news."""

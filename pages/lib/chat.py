@@ -193,8 +193,9 @@ def live_conversation(feature_id: str) -> None:
     snap = chat.snapshot()
     mark_read(client, snap)
     ended = view.ended or snap.ended
-    st.html(header_html(view))
-    st.button("✕", key="oma_chat_close", on_click=close_chat, help="Close (Esc)")
+    head, close = st.columns([6, 1], vertical_alignment="top")
+    head.html(header_html(view))
+    close.button("✕", key="oma_chat_close", on_click=close_chat, help="Close (Esc)")
     thread = st.container(height=THREAD_HEIGHT_PX, key="oma_thread", autoscroll=False)
     with thread:
         render_conversation(snap, view, chat)

@@ -113,7 +113,9 @@ def user_html(message: AgentMessage, *, sending: bool = False) -> str:
     receipt = "sending…" if sending else receipt_text(message.receipt, message.mode)
     mode = (
         f'<span class="oma-mode">{escape(MODE_WORDS[message.mode])}</span>'
-        if message.mode is not None and message.mode is not DeliveryMode.STEER
+        if message.mode is not None
+        and message.mode is not DeliveryMode.STEER
+        and (message.receipt is None or message.receipt.state is ReceiptState.QUEUED)
         else ""
     )
     return (

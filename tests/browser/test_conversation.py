@@ -77,6 +77,7 @@ def test_one_conversation_from_the_coder_to_the_reviewer(
     expect(page.locator(".oma-receipt", has_text="delivered to step 2 · Nori (coder) · inbox"))
     assert navigations == []
     shown = dividers(page)
+    assert len(shown) == len(set(shown)), shown  # one divider per step, steps in order
     assert shown[:3] == [
         "Step 1 · Miso 🍜 architect",
         "Step 2 · Nori 🍙 coder",

@@ -87,10 +87,15 @@ def test_a_refused_send_is_rolled_back_with_the_reason() -> None:
     assert state.error == 'Not sent: "too late" — Feature X has ended.'
 
 
-def test_messages_keep_stream_order_across_runs() -> None:
+def test_steps_stay_in_order_when_an_earlier_step_speaks_late() -> None:
     state = Conversation()
     state.apply(stored("a", 5, run_id="run_1"))
     state.apply(stored("b", 1, run_id="run_2"))  # the next step's thread starts at 1
-    state.apply(stored("c", 6, run_id="run_1"))
-    assert [m.id for m in state.all_messages()] == ["a", "b", "c"]
-    assert state.last_cursor_by_run() == {"run_1": format_cursor(6), "run_2": format_cursor(1)}
+    state.apply(stored("c", 6, run_id="run_1"))  # run 1's closing notice, after run 2 spoke
+    state.apply(stored("d", 4, run_id="run_1"))  # an older message of run 1 (a replay)
+    state.apply(stored("e", 2, run_id="run_2"))
+    assert [m.id for m in state.all_messages()] == ["d", "a", "c", "b", "e"]
+    assert all(state.get(m.id) is m for m in state.messages)  # the index followed
+    state.apply(stored("c", 6, run_id="run_1", receipt=ReceiptState.DELIVERED))
+    assert [m.id for m in state.messages].count("c") == 1
+    assert state.last_cursor_by_run() == {"run_1": format_cursor(6), "run_2": format_cursor(2)}
