@@ -189,7 +189,7 @@ class ChatClient:
             self.update(partial(Conversation.fail, detail=f"Not withdrawn: {unreachable(error)}."))
             return False
         if response.status_code in (200, 204):
-            self.update(partial(Conversation.withdrawn, message_id=message_id))
+            self.update(partial(Conversation.withdrawn, message_id=message_id, run_id=run_id))
             return True
         self.update(partial(Conversation.fail, detail=f"Not withdrawn: {detail_of(response)}"))
         return False

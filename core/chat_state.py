@@ -10,8 +10,10 @@ Why one state and these rules:
   after the next step's first words); messages are grouped by run — runs in
   the order they first appeared, i.e. pipeline order, as each step's start
   notice opens its thread — and kept in cursor order within a run. So a
-  conversation reads step by step, one divider each. An id index makes an
-  update (same id again) replace in place.
+  conversation reads step by step, one divider each. An index makes an
+  update (same message again) replace in place; it is keyed by run *and* id,
+  because ids are unique within a run's thread only (a client id such as the
+  demo agent's ``reply-<message id>`` can recur in the next step's thread).
 * **Optimistic copies keyed by the client id.** A send shows its message at
   once under a client id that *is* its server id, so the echo (POST answer or
   stream, whichever arrives first) replaces it: never shown twice.
@@ -67,7 +69,7 @@ class Conversation:
     """Messages in server order, optimistic sends, and the stream's position."""
 
     messages: list[AgentMessage] = field(default_factory=list)
-    index: dict[str, int] = field(default_factory=dict)
+    index: dict[tuple[str, str], int] = field(default_factory=dict)
     #: Runs in the order their first message arrived, and how many messages each has.
     run_order: list[str] = field(default_factory=list)
     run_counts: dict[str, int] = field(default_factory=dict)
@@ -89,8 +91,9 @@ class Conversation:
         """A server copy (stream event or POST answer)."""
         if event_id is not None:
             self.last_event_id = event_id
-        self.optimistic.pop(message.id, None)
-        at = self.index.get(message.id)
+        if message.sender is MessageSender.USER:
+            self.optimistic.pop(message.id, None)
+        at = self.index.get((message.run_id, message.id))
         if at is None:
             self._insert(message)
         else:
@@ -102,7 +105,8 @@ class Conversation:
                 else message.model_copy(update={"receipt": receipt})
             )
         if message.receipt_for is not None and message.receipt is not None:
-            self.set_receipt(message.receipt_for, message.receipt, bump=False)
+            receipt_for, thread = message.receipt_for, message.run_id
+            self.set_receipt(receipt_for, message.receipt, run_id=thread, bump=False)
         self.version += 1
 
     def _insert(self, message: AgentMessage) -> None:
@@ -130,17 +134,20 @@ class Conversation:
         self.messages.insert(at, message)
         self.run_counts[run] += 1
         if at == len(self.messages) - 1:
-            self.index[message.id] = at
+            self.index[(run, message.id)] = at
         else:  # an earlier step (or an older message) spoke late: positions moved
-            self.index = {m.id: i for i, m in enumerate(self.messages)}
+            self.index = {(m.run_id, m.id): i for i, m in enumerate(self.messages)}
 
     def confirm(self, message: AgentMessage) -> None:
         """A POST answer: the stored copy; the send worked, so the last refusal is old news."""
         self.apply(message)
         self.error = None
 
-    def set_receipt(self, message_id: str, receipt: DeliveryReceipt, *, bump: bool = True) -> None:
-        at = self.index.get(message_id)
+    def set_receipt(
+        self, message_id: str, receipt: DeliveryReceipt, *, run_id: str, bump: bool = True
+    ) -> None:
+        """A receipt for a message of ``run_id``'s thread (notices name their own thread's)."""
+        at = self.index.get((run_id, message_id))
         if at is None:
             return
         target = self.messages[at]
@@ -183,9 +190,9 @@ class Conversation:
         self.error = f'Not sent: "{preview}" — {detail}' if removed else detail
         self.version += 1
 
-    def withdrawn(self, message_id: str) -> None:
+    def withdrawn(self, message_id: str, run_id: str) -> None:
         """The API accepted a withdrawal (204)."""
-        self.set_receipt(message_id, DeliveryReceipt(state=ReceiptState.WITHDRAWN))
+        self.set_receipt(message_id, DeliveryReceipt(state=ReceiptState.WITHDRAWN), run_id=run_id)
         self.error = None
         self.version += 1
 
@@ -200,10 +207,14 @@ class Conversation:
 
     # --- reading -------------------------------------------------------------------
 
-    def get(self, message_id: str) -> AgentMessage | None:
-        at = self.index.get(message_id)
-        if at is not None:
-            return self.messages[at]
+    def get(self, message_id: str, run_id: str | None = None) -> AgentMessage | None:
+        """A message by id (the newest of that id when no run is named), or an optimistic one."""
+        if run_id is not None:
+            at = self.index.get((run_id, message_id))
+            return self.messages[at] if at is not None else None
+        for message in reversed(self.messages):
+            if message.id == message_id:
+                return message
         return self.optimistic.get(message_id)
 
     def all_messages(self) -> list[AgentMessage]:

@@ -28,6 +28,7 @@ from pages.lib.api import api_guard, get_client, show_error
 from pages.lib.chat_session import (
     FeatureView,
     LiveChat,
+    active_feature_id,
     close_chat,
     feature_view,
     load_earlier,
@@ -68,8 +69,6 @@ HIDDEN_SIDEBAR_CSS = (
 
 def render_chat_sidebar() -> None:
     """The sidebar conversation for ``activeChatFeatureId`` (nothing when none is open)."""
-    from pages.lib.chat_session import active_feature_id
-
     feature_id = active_feature_id()
     if feature_id is None:
         st.html(f"<style>{HIDDEN_SIDEBAR_CSS}</style>")
@@ -186,6 +185,10 @@ def send_mode(view: FeatureView) -> DeliveryMode | None:
 
 @st.fragment(run_every=TICK_S)
 def live_conversation(feature_id: str) -> None:
+    if active_feature_id() != feature_id:
+        # Closed (✕ or Escape) or another feature opened: the callback ran inside this
+        # fragment, so only a full rerun redraws the page without (or with the new) chat.
+        st.rerun()
     client = get_client()
     with api_guard():
         view = feature_view(client, feature_id)

@@ -212,7 +212,7 @@ def blocks(
         if not sending and message.run_id and message.run_id != last_run:
             parts.append(divider_html(message.run_id, runs.get(message.run_id), message.role))
             last_run = message.run_id
-        if question is not None and message.id == question.id:
+        if message is question:
             if parts:
                 out.append(Block(html="".join(parts)))
                 parts = []

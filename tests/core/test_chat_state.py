@@ -68,7 +68,7 @@ def test_a_delivery_notice_updates_its_target_and_a_withdrawal_ends_waiting() ->
         }
     )
     state.apply(notice)
-    state.withdrawn("m2")
+    state.withdrawn("m2", "run_1")
     assert [m.id for m in state.waiting_for_delivery()] == []
     first, second = state.get("m1"), state.get("m2")
     assert first is not None
@@ -77,6 +77,13 @@ def test_a_delivery_notice_updates_its_target_and_a_withdrawal_ends_waiting() ->
     assert second is not None
     assert second.receipt is not None
     assert second.receipt.state is ReceiptState.WITHDRAWN
+
+
+def test_the_same_id_in_two_steps_is_two_messages() -> None:
+    state = Conversation()
+    state.apply(stored("reply-m1", 1, run_id="run_1"))
+    state.apply(stored("reply-m1", 1, run_id="run_2"))  # the next step answered the relay
+    assert [m.run_id for m in state.messages] == ["run_1", "run_2"]
 
 
 def test_a_refused_send_is_rolled_back_with_the_reason() -> None:
@@ -95,7 +102,7 @@ def test_steps_stay_in_order_when_an_earlier_step_speaks_late() -> None:
     state.apply(stored("d", 4, run_id="run_1"))  # an older message of run 1 (a replay)
     state.apply(stored("e", 2, run_id="run_2"))
     assert [m.id for m in state.all_messages()] == ["d", "a", "c", "b", "e"]
-    assert all(state.get(m.id) is m for m in state.messages)  # the index followed
+    assert all(state.get(m.id, m.run_id) is m for m in state.messages)  # the index followed
     state.apply(stored("c", 6, run_id="run_1", receipt=ReceiptState.DELIVERED))
     assert [m.id for m in state.messages].count("c") == 1
     assert state.last_cursor_by_run() == {"run_1": format_cursor(6), "run_2": format_cursor(2)}

@@ -354,7 +354,7 @@ class FakeFeatureChat:
         except ApiError as error:
             self.state.fail(f"Not withdrawn: {error.detail}")
             return False
-        self.state.withdrawn(message_id)
+        self.state.withdrawn(message_id, run_id)
         return True
 
     def close(self) -> None:

@@ -301,3 +301,12 @@ def test_a_failing_api_in_the_open_chat_shows_a_banner(api: FakeApi) -> None:
     at.run()
     assert not at.exception
     assert any("is unreachable" in e.value for e in at.error)
+
+
+def test_closing_from_inside_the_live_fragment_closes_the_sidebar(api: FakeApi) -> None:
+    api.add_run()
+    at = chat_app(api)
+    at.button(key="oma_chat_close").click().run()
+    assert ACTIVE_KEY not in at.session_state
+    assert not at.chat_input
+    assert "oma-chat-head" not in html(at)
