@@ -32,6 +32,7 @@ from pages.lib.chat_session import (
     close_chat,
     feature_view,
     load_earlier,
+    replayed,
     session_chat,
     window,
 )
@@ -166,6 +167,8 @@ def render_conversation(snap: ChatSnapshot, view: FeatureView, chat: LiveChat) -
 
 def answer(chat: LiveChat, option: str) -> None:
     """A click on a question's option: the option's text is the person's answer."""
+    if replayed(f"answer {chat.feature_id} {option}"):
+        return
     try:
         chat.send_message(option)
     except (ValueError, ChatEndedError) as error:
@@ -208,7 +211,7 @@ def live_conversation(feature_id: str) -> None:
     if ended:
         st.html(f'<div class="oma-ended">{ENDED_TEXT}</div>')
     else:
-        pending_list(snap.waiting, chat, send_mode(view))
+        pending_list(snap.waiting, chat, send_mode(view), view.runs)
         mode_picker(view)
     # Sent from the submit callback, not from the value chat_input returns: a
     # callback runs once per submission, while a script run interrupted by the
@@ -254,7 +257,7 @@ def input_key(feature_id: str) -> str:
 def submit_typed(feature_id: str) -> None:
     """``on_submit`` of the chat input: send what was typed, exactly once."""
     typed = st.session_state.get(input_key(feature_id))
-    if not isinstance(typed, str) or not typed.strip():
+    if not isinstance(typed, str) or not typed.strip() or replayed(f"send {feature_id} {typed}"):
         return
     client = get_client()
     chat = session_chat(client, feature_id)

@@ -74,6 +74,25 @@ class FeatureView:
         return done and self.current is None
 
 
+#: A callback repeating the same action this soon is Streamlit replaying a trigger, not
+#: a person: a fragment run interrupted by its own timer (``run_every``) is rerun with
+#: the interrupted run's trigger values, and their callbacks fire again.
+REPLAY_GUARD_S = 2.0
+DONE_KEY = "oma_done_actions"
+
+
+def replayed(action: str) -> bool:
+    """True when ``action`` (e.g. a send with its text) already ran moments ago."""
+    done: dict[str, float] = st.session_state.setdefault(DONE_KEY, {})
+    now = time.monotonic()
+    for key in [k for k, at in done.items() if now - at >= REPLAY_GUARD_S]:
+        del done[key]
+    if action in done:
+        return True
+    done[action] = now
+    return False
+
+
 def open_chat(feature_id: str) -> None:
     st.session_state[ACTIVE_KEY] = feature_id
 

@@ -8,11 +8,13 @@ the same delivery mode, and the old one never reaches an agent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import streamlit as st
 
 from core.chat_wire import ChatEndedError
-from core.models import AgentMessage, DeliveryMode
-from pages.lib.chat_session import LiveChat
+from core.models import AgentMessage, AgentRun, DeliveryMode
+from pages.lib.chat_session import LiveChat, replayed
 from pages.lib.render import pending_html
 
 EDIT_KEY = "oma_editing"
@@ -21,7 +23,8 @@ PENDING_SHOW = 8
 
 
 def withdraw(chat: LiveChat, message: AgentMessage) -> None:
-    chat.withdraw(message.run_id, message.id)
+    if not replayed(f"withdraw {message.run_id} {message.id}"):
+        chat.withdraw(message.run_id, message.id)
 
 
 def start_edit(message_id: str) -> None:
@@ -32,6 +35,8 @@ def save_edit(chat: LiveChat, message: AgentMessage, mode: DeliveryMode | None) 
     text = st.session_state.get(f"oma_edit_text_{message.id}")
     st.session_state.pop(EDIT_KEY, None)
     if not isinstance(text, str) or not text.strip() or text.strip() == message.content:
+        return
+    if replayed(f"edit {message.run_id} {message.id}"):
         return
     if chat.withdraw(message.run_id, message.id):
         try:
@@ -45,7 +50,10 @@ def cancel_edit() -> None:
 
 
 def pending_list(
-    waiting: tuple[AgentMessage, ...], chat: LiveChat, mode: DeliveryMode | None
+    waiting: tuple[AgentMessage, ...],
+    chat: LiveChat,
+    mode: DeliveryMode | None,
+    runs: Mapping[str, AgentRun],
 ) -> None:
     """The list itself (nothing when no message waits)."""
     if not waiting:
@@ -56,7 +64,7 @@ def pending_list(
         if len(waiting) > PENDING_SHOW:
             st.caption(f"… and {len(waiting) - PENDING_SHOW} more, shown in the conversation.")
         for message in waiting[:PENDING_SHOW]:
-            st.html(pending_html(message))
+            st.html(pending_html(message, runs.get(message.run_id)))
             if not message.cursor:
                 continue  # still being sent: nothing to withdraw yet
             if editing == message.id:

@@ -91,10 +91,21 @@ def where(receipt: DeliveryReceipt) -> str:
     return text
 
 
-def receipt_text(receipt: DeliveryReceipt | None, mode: DeliveryMode | None = None) -> str:
+def held_for_next_step(message: AgentMessage, run: AgentRun | None) -> bool:
+    """Queued on purpose: ``queue`` asked of a live step, or held between steps.
+
+    (A step that is not live stores every message as ``queue`` and still hands it
+    to its agent's inbox mid-step, so there "queued" says more than "next step".)
+    """
+    if message.mode is not DeliveryMode.QUEUE:
+        return False
+    return run is None or run.live or not run.is_active
+
+
+def receipt_text(receipt: DeliveryReceipt | None, *, next_step: bool = False) -> str:
     """The small muted line under a user message: which step got it, and how."""
     if receipt is None or receipt.state is ReceiptState.QUEUED:
-        return "queued for the next step" if mode is DeliveryMode.QUEUE else "queued"
+        return "queued for the next step" if next_step else "queued"
     channel = CHANNEL_WORDS.get(receipt.channel or "", receipt.channel or "")
     how = f" · {channel}" if channel else ""
     if receipt.state is ReceiptState.SENT:
@@ -106,16 +117,17 @@ def receipt_text(receipt: DeliveryReceipt | None, mode: DeliveryMode | None = No
     return f"not delivered: {receipt.reason or 'no later step could receive it'}"
 
 
-def user_html(message: AgentMessage, *, sending: bool = False) -> str:
+def user_html(message: AgentMessage, *, sending: bool = False, run: AgentRun | None = None) -> str:
     state = "sending" if sending else (message.receipt.state.value if message.receipt else "queued")
     extra = " oma-msg-pending" if sending else ""
     extra += " oma-msg-withdrawn" if state == ReceiptState.WITHDRAWN.value else ""
-    receipt = "sending…" if sending else receipt_text(message.receipt, message.mode)
+    next_step = held_for_next_step(message, run)
+    receipt = "sending…" if sending else receipt_text(message.receipt, next_step=next_step)
+    waiting = message.receipt is None or message.receipt.state is ReceiptState.QUEUED
+    chosen = message.mode is DeliveryMode.INTERRUPT or next_step
     mode = (
         f'<span class="oma-mode">{escape(MODE_WORDS[message.mode])}</span>'
-        if message.mode is not None
-        and message.mode is not DeliveryMode.STEER
-        and (message.receipt is None or message.receipt.state is ReceiptState.QUEUED)
+        if message.mode is not None and chosen and waiting
         else ""
     )
     return (
@@ -156,7 +168,11 @@ def agent_html(message: AgentMessage, *, open_question: bool = False) -> str:
 
 
 def message_html(
-    message: AgentMessage, *, sending: bool = False, open_question: bool = False
+    message: AgentMessage,
+    *,
+    sending: bool = False,
+    open_question: bool = False,
+    run: AgentRun | None = None,
 ) -> str:
     if message.type is MessageType.STATUS:
         return (
@@ -164,7 +180,7 @@ def message_html(
             f" · {escape(clock(message.timestamp))}</div>"
         )
     if message.sender is MessageSender.USER:
-        return user_html(message, sending=sending)
+        return user_html(message, sending=sending, run=run)
     return agent_html(message, open_question=open_question)
 
 
@@ -218,7 +234,7 @@ def blocks(
                 parts = []
             out.append(Block(question=message))
             continue
-        parts.append(message_html(message, sending=sending))
+        parts.append(message_html(message, sending=sending, run=runs.get(message.run_id)))
     if current_run_id is not None and current_run_id != last_run and current_run_id in runs:
         parts.append(divider_html(current_run_id, runs[current_run_id], None))
     if parts:
@@ -231,10 +247,11 @@ def empty_html(agent_name: str, feature_name: str) -> str:
     return f'<div class="oma-empty">{escape(text)}</div>'
 
 
-def pending_html(message: AgentMessage) -> str:
+def pending_html(message: AgentMessage, run: AgentRun | None = None) -> str:
     """One line of the "waiting for delivery" list."""
     sending = not message.cursor
-    state = "sending…" if sending else receipt_text(message.receipt, message.mode)
+    next_step = held_for_next_step(message, run)
+    state = "sending…" if sending else receipt_text(message.receipt, next_step=next_step)
     preview = message.content if len(message.content) <= 80 else message.content[:77] + "…"
     return (
         f'<div class="oma-pending-item" data-id="{escape(message.id)}">'

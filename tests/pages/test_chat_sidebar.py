@@ -310,3 +310,14 @@ def test_closing_from_inside_the_live_fragment_closes_the_sidebar(api: FakeApi) 
     assert ACTIVE_KEY not in at.session_state
     assert not at.chat_input
     assert "oma-chat-head" not in html(at)
+
+
+def test_a_replayed_submission_is_sent_once(api: FakeApi) -> None:
+    """Streamlit replays the trigger of a fragment run its timer interrupted, and the
+    callback fires again with the same text: that second call must not send."""
+    api.add_run()
+    at = chat_app(api)
+    at.chat_input[0].set_value("Please add garlic").run()
+    at.chat_input[0].set_value("Please add garlic").run()  # what a replay looks like
+    at.chat_input[0].set_value("and ginger").run()
+    assert api.posts == ["Please add garlic", "and ginger"]
