@@ -8,6 +8,10 @@ terminal line).
 
     python -m core.export --project ID [--feature ID] [--run ID] \\
         --format csv|parquet|json --out FILE
+    python -m core.export --project ID --feature ID --format md --out FILE
+
+``md`` is the feature's conversation merged with its pipeline timeline
+(``core.conversation.feature_markdown``), for a bug report or a PR body.
 
 The CLI reads ``OMAKASE_API_URL`` and ``OMAKASE_API_TOKEN`` like the dashboard.
 """
@@ -30,10 +34,13 @@ import pyarrow.parquet as pq
 
 from core.agents import PERSONAS
 from core.client import DEFAULT_PAGE_SIZE, ApiClient, ApiError
+from core.conversation import feature_markdown
 from core.models import AgentMessage, AgentRun
 
 Format = Literal["csv", "parquet", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "parquet", "json")
+#: The CLI's extra format: one feature's conversation as Markdown (not a table).
+MARKDOWN = "md"
 MEDIA_TYPES: dict[Format, str] = {
     "csv": "text/csv",
     "parquet": "application/vnd.apache.parquet",
@@ -226,6 +233,21 @@ def export_messages(
     return rows_to_frame(rows, {r.id: r for r in runs}, names)
 
 
+def export_feature_markdown(
+    client: ApiClient, *, feature_id: str, page_size: int = DEFAULT_PAGE_SIZE
+) -> str:
+    """The feature's conversation and pipeline as Markdown, every thread read in pages."""
+    feature = client.get_feature(feature_id)
+    runs = [r for r in client.list_runs(feature.project_id) if r.feature_id == feature_id]
+    messages = [
+        message
+        for run in runs
+        for page in client.iter_messages(run.id, page_size=page_size)
+        for message in page
+    ]
+    return feature_markdown(feature, runs, messages)
+
+
 TIMESTAMP_COLUMNS = ("timestamp", "receiptDeliveredAt")
 
 
@@ -268,6 +290,21 @@ def _terminal_progress(update: ExportProgress) -> None:
     sys.stderr.flush()
 
 
+def _write_markdown(feature_id: str | None, out: Path, page_size: int) -> int:
+    if feature_id is None:
+        sys.stderr.write("error: --format md exports one feature: give --feature ID\n")
+        return 2
+    with ApiClient.from_env() as client:
+        try:
+            text = export_feature_markdown(client, feature_id=feature_id, page_size=page_size)
+        except ApiError as error:
+            sys.stderr.write(f"error: {error.detail}\n")
+            return 1
+    out.write_text(text, encoding="utf-8")
+    sys.stderr.write(f"wrote feature {feature_id}'s conversation to {out} (md)\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core.export",
@@ -276,10 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", required=True, help="project id")
     parser.add_argument("--feature", help="only this feature's runs")
     parser.add_argument("--run", help="only this run")
-    parser.add_argument("--format", choices=FORMATS, default="csv")
+    parser.add_argument("--format", choices=(*FORMATS, MARKDOWN), default="csv")
     parser.add_argument("--out", required=True, type=Path, help="output file")
     parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE)
     args = parser.parse_args(argv)
+    if args.format == MARKDOWN:
+        return _write_markdown(args.feature, args.out, args.page_size)
     with ApiClient.from_env() as client:
         try:
             frame = export_messages(

@@ -294,6 +294,8 @@ class AgentRunCreate(InputModel):
     role: AgentRunRole
     step: int = Field(default=1, ge=1)
     attempt: int = Field(default=1, ge=1)
+    #: The step runs under a live runner (claude): messages reach it mid-turn.
+    live: bool = False
 
 
 class RunStatusUpdate(InputModel):

@@ -20,6 +20,7 @@ from api.app import create_app
 from api.settings import Settings
 from api.store.db import Db, ensure_tables, make_client
 from infra.local_engine import LocalEngine
+from tests.support.fake_model_fixtures import fake_model, start_claude  # noqa: F401 - shared
 
 TOKEN = "test-operator-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -25,9 +25,13 @@ from core.models import AgentRun, Feature
 SECRET_PREFIXES = ("OMAKASE_", "AWS_")
 #: Inherited variables that are fine to keep although they match a prefix.
 KEPT_VARIABLES = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
-#: Largest OMAKASE_USER_MESSAGES value (Linux caps one env string at 128 KiB);
-#: beyond it contents are clipped and the complete batch is in the messages file.
-MAX_ENV_MESSAGES_CHARS = 100_000
+#: Largest OMAKASE_USER_MESSAGES value in UTF-8 bytes: Linux caps one environment
+#: string ("NAME=value") at 128 KiB (MAX_ARG_STRLEN), and an emoji is 4 bytes, so the
+#: budget is in bytes, not characters. Beyond it contents are clipped and the complete
+#: batch is in the messages file (OMAKASE_USER_MESSAGES_FILE).
+MAX_ENV_MESSAGES_BYTES = 100_000
+#: The smallest share of a message's content kept when clipping.
+MIN_CLIPPED_CHARS = 50
 MESSAGES_FILE = ".omakase/user-messages.json"
 DEMO_MODULE = "api.agents.demo_agent"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,17 +60,28 @@ def step_argv(settings: Settings) -> list[str]:
     return shlex.split(settings.agent_command)
 
 
+def _encoded_size(records: list[dict[str, Any]]) -> int:
+    return len(json.dumps(records, ensure_ascii=False).encode())
+
+
 def messages_env_value(records: list[dict[str, Any]]) -> str:
-    """The JSON for OMAKASE_USER_MESSAGES, clipped to fit an environment string."""
-    text = json.dumps(records, ensure_ascii=False)
-    if len(text) <= MAX_ENV_MESSAGES_CHARS:
-        return text
-    share = max(200, MAX_ENV_MESSAGES_CHARS // max(1, len(records)) - 400)
+    """The JSON for OMAKASE_USER_MESSAGES, clipped to fit one environment string."""
+    if _encoded_size(records) <= MAX_ENV_MESSAGES_BYTES:
+        return json.dumps(records, ensure_ascii=False)
     note = f"…[truncated; the whole message is in {MESSAGES_FILE}]"
-    clipped = [
-        r | {"content": r["content"][:share] + note} if len(r["content"]) > share else r
-        for r in records
-    ]
+    share = MAX_ENV_MESSAGES_BYTES // max(1, len(records))
+    while True:
+        # Characters, then checked in bytes: halve the share until the batch fits.
+        clipped = [
+            r | {"content": r["content"][:share] + note} if len(r["content"]) > share else r
+            for r in records
+        ]
+        if _encoded_size(clipped) <= MAX_ENV_MESSAGES_BYTES or share <= MIN_CLIPPED_CHARS:
+            break
+        share //= 2
+    if _encoded_size(clipped) > MAX_ENV_MESSAGES_BYTES:  # too many messages to list at all
+        pointer = {"truncated": True, "count": len(records), "file": MESSAGES_FILE}
+        return json.dumps([pointer])
     return json.dumps(clipped, ensure_ascii=False)
 
 

@@ -56,7 +56,8 @@ def refresh_inbox(pipeline: FeaturePipeline) -> None:
     """Poll the feature's user messages; keep the running step's inbox current."""
     with pipeline.relay.lock:  # the pipeline starts the next step under the same lock
         step = pipeline.active
-        if step is None or step.concluding:
+        if step is None or step.concluding or step.live is not None:
+            # A live step hears its messages through its session, not the inbox file.
             pipeline.relay.poll()
             return
         messages = pipeline.relay.deliver_to_inbox(step.run)

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from anyio import to_thread
 
+from api.agents.claude.runner import LiveStep, claude_argv, start_live_step
 from api.agents.environment import (
     MESSAGES_FILE,
     RunnerConfigError,
@@ -72,6 +73,10 @@ class PipelineHost(Protocol):
     def register(self, step: ActiveStep) -> None: ...
 
     def unregister(self, step: ActiveStep) -> None: ...
+
+    def wake(self, step: ActiveStep) -> None:
+        """The step's process has ended: conclude it now rather than at the next tick."""
+        ...
 
 
 def step_timeout(settings: Settings) -> float:
@@ -192,6 +197,7 @@ class FeaturePipeline:
                 role=current.role,
                 step=current.step,
                 attempt=current.attempt,
+                live=self.host.settings.runner is RunnerKind.CLAUDE,
             ),
         )
         self.relay.add_run(run)
@@ -212,7 +218,8 @@ class FeaturePipeline:
             current_run_id=run.id,
             current_feature_id=self.feature_id,
         )
-        delivery = self.relay.deliver_to_step(run)
+        batch = self.relay.batch_for_step()
+        records = [self.relay.record(m, run) for m in batch]
         self.workspace.mkdir(parents=True, exist_ok=True)
         context = StepContext(
             agent_name=persona(run.role).name,
@@ -225,26 +232,45 @@ class FeaturePipeline:
         self.inbox_ids = ()
         write_atomically(
             self.workspace / MESSAGES_FILE,
-            json.dumps(delivery.records, indent=2, ensure_ascii=False) + "\n",
+            json.dumps(records, indent=2, ensure_ascii=False) + "\n",
         )
         launch = StepLaunch(
-            run=run, feature=self.feature, workspace=self.workspace, user_messages=delivery.records
+            run=run, feature=self.feature, workspace=self.workspace, user_messages=records
         )
         settings = self.host.settings
+        holder: list[ActiveStep] = []
+        live: LiveStep | None = None
         try:
-            argv = step_argv(settings)
             env = step_environment(
                 settings, agent_secret=self.host.agent_secret, launch=launch, base=dict(os.environ)
             )
-            process = StepProcess(db=db, run=run, argv=argv, env=env, cwd=self.workspace)
+            if settings.runner is RunnerKind.CLAUDE:
+                live = start_live_step(
+                    db,
+                    bus,
+                    run=run,
+                    feature=self.feature,
+                    relay=self.relay,
+                    argv=claude_argv(settings),
+                    env=env,
+                    workspace=self.workspace,
+                    on_exit=lambda: self._wake(holder),
+                )
+                process = live.process
+            else:
+                process = StepProcess(
+                    db=db, run=run, argv=step_argv(settings), env=env, cwd=self.workspace
+                )
         except (RunnerConfigError, OSError, ValueError) as error:
             message = f"Could not start the agent: {error}"
             self._fail_quietly(run.id, message)
             self._agent_after(run, Outcome.FAILED)
             return Outcome.FAILED, message
+        # Receipts only now: a step that could not start claimed no delivery.
+        delivered = self.relay.deliver_to_step(run, batch)
         process.pump.system(
             f"▶ step {run.step} ({run.role.value}, attempt {run.attempt}) started: "
-            f"{len(delivery.messages)} relayed message(s), pid {process.pid}"
+            f"{len(delivered)} relayed message(s), pid {process.pid}"
         )
         step = ActiveStep(
             run=run,
@@ -252,10 +278,16 @@ class FeaturePipeline:
             timeout_s=step_timeout(settings),
             future=future,
             loop=loop,
+            live=live,
         )
+        holder.append(step)
         self.active = step
         self.host.register(step)
         return step
+
+    def _wake(self, holder: list[ActiveStep]) -> None:
+        if holder:  # the process can end before its ActiveStep exists (start failed)
+            self.host.wake(holder[0])
 
     def _agent_after(self, run: AgentRun, outcome: Outcome) -> None:
         status = {

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -41,10 +42,22 @@ READ_CHUNK = 65_536
 class LogPump(threading.Thread):
     """Reads a process's stdout and stderr until EOF and stores the lines."""
 
-    def __init__(self, db: Db, run: AgentRun, stdout: IO[bytes], stderr: IO[bytes]) -> None:
+    def __init__(
+        self,
+        db: Db,
+        run: AgentRun,
+        stdout: IO[bytes],
+        stderr: IO[bytes],
+        *,
+        stdout_lines: LineHandler | None = None,
+        on_eof: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(name=f"logs-{run.id}", daemon=True)
         self._db = db
         self._run = run
+        #: Turns a stdout line into the lines to store (the claude runner's JSON events).
+        self._stdout_lines = stdout_lines
+        self._on_eof = on_eof
         self._streams = {stdout: LogStream.STDOUT, stderr: LogStream.STDERR}
         self._pending: list[tuple[LogStream, str]] = []
         self._partial: dict[LogStream, bytes] = {}
@@ -66,10 +79,20 @@ class LogPump(threading.Thread):
         if rest:
             self._partial[stream] = rest
         for raw in lines:
-            text = raw.decode("utf-8", errors="replace").rstrip("\r")
+            self._line(stream, raw.decode("utf-8", errors="replace").rstrip("\r"))
+
+    def _line(self, stream: LogStream, text: str) -> None:
+        if stream is LogStream.STDERR and text.strip():
+            self.last_stderr = text.strip()
+        if stream is not LogStream.STDOUT or self._stdout_lines is None:
             self._pending.append((stream, text))
-            if stream is LogStream.STDERR and text.strip():
-                self.last_stderr = text.strip()
+            return
+        try:
+            shown = self._stdout_lines(text)
+        except Exception:  # a handler bug must not stop the logs (or the step)
+            log.exception("run %s: could not handle an output line", self._run.id)
+            shown = [text]
+        self._pending.extend((stream, line) for line in shown)
 
     def run(self) -> None:
         selector = selectors.DefaultSelector()
@@ -92,17 +115,38 @@ class LogPump(threading.Thread):
                 last_flush = time.monotonic()
         selector.close()
         for stream, rest in self._partial.items():
-            self._pending.append((stream, rest.decode("utf-8", errors="replace")))
+            self._line(stream, rest.decode("utf-8", errors="replace"))
         if self._pending:
             self._store(self._pending)
             self._pending = []
+        if self._on_eof is not None:
+            try:
+                self._on_eof()
+            except Exception:
+                log.exception("run %s: end-of-output callback failed", self._run.id)
+
+
+LineHandler = Callable[[str], list[str]]
 
 
 class StepProcess:
-    """One running step: the process (in its own session) and its log pump."""
+    """One running step: the process (in its own session) and its log pump.
+
+    ``stdin_pipe`` keeps the agent's input open (the claude runner writes JSON
+    lines to it for the whole step); otherwise the agent reads nothing from us.
+    """
 
     def __init__(
-        self, *, db: Db, run: AgentRun, argv: list[str], env: dict[str, str], cwd: Path
+        self,
+        *,
+        db: Db,
+        run: AgentRun,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        stdin_pipe: bool = False,
+        stdout_lines: LineHandler | None = None,
+        on_eof: Callable[[], None] | None = None,
     ) -> None:
         self.run = run
         self.started = time.monotonic()
@@ -110,14 +154,21 @@ class StepProcess:
             argv,
             cwd=cwd,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
         assert self.popen.stdout is not None
         assert self.popen.stderr is not None
-        self.pump = LogPump(db, run, self.popen.stdout, self.popen.stderr)
+        self.pump = LogPump(
+            db,
+            run,
+            self.popen.stdout,
+            self.popen.stderr,
+            stdout_lines=stdout_lines,
+            on_eof=on_eof,
+        )
         self.pump.start()
 
     @property
@@ -150,6 +201,6 @@ class StepProcess:
     def finish_logs(self) -> None:
         """Wait until every printed line is stored (the pipes reach EOF after exit)."""
         self.pump.join(timeout=PUMP_JOIN_TIMEOUT_S)
-        for pipe in (self.popen.stdout, self.popen.stderr):
+        for pipe in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
             if pipe is not None:
                 pipe.close()

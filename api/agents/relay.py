@@ -28,53 +28,57 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from api.agents.guidance import GuidanceMessage
+from api.agents.receipts import (
+    describe_run,
+    is_delivered,
+    mark_delivered,
+    mark_not_delivered,
+    receipt_for,
+    state_of,
+)
 from api.services.bus import MessageBus
-from api.services.messages import post_message
 from api.store.claims import advance_relay_cursors
 from api.store.db import Db
-from api.store.messages import MessageWithdrawnError, list_messages, set_receipt
-from core.agents import persona
+from api.store.errors import ConflictError
+from api.store.messages import list_messages
 from core.models import (
     AgentMessage,
     AgentRun,
-    DeliveryReceipt,
+    DeliveryChannel,
+    DeliveryMode,
     MessageSender,
-    MessageType,
     ReceiptState,
-    iso,
-    utc_now,
 )
 
-CHANNEL_RELAY = "relay"
-CHANNEL_INBOX = "inbox"
 PIPELINE_ENDED = "the pipeline ended"
-#: Client-id prefixes of the notices (one notice per message, even on retries).
-DELIVERED_NOTICE_PREFIX = "rcpt-"
-NOT_DELIVERED_NOTICE_PREFIX = "nodl-"
+#: Channels through which the agent itself confirmed a message: it is consumed and
+#: is not handed to the next step again (the CLAUDE.md guidance still lists it).
+CONSUMING_CHANNELS = frozenset({DeliveryChannel.LIVE.value, DeliveryChannel.MCP.value})
+#: Receipt states that end a message's way: nothing delivers it any more.
+FINAL_STATES = frozenset({ReceiptState.NOT_DELIVERED, ReceiptState.WITHDRAWN})
 
 
-def describe_run(run: AgentRun) -> str:
-    return f"{persona(run.role).name} ({run.role.value}, step {run.step})"
+def is_consumed(message: AgentMessage) -> bool:
+    """Delivered to a live agent (or read through MCP): no later step gets it again."""
+    receipt = message.receipt
+    return is_delivered(message) and receipt is not None and receipt.channel in CONSUMING_CHANNELS
 
 
-def is_delivered(message: AgentMessage) -> bool:
-    return message.receipt is not None and message.receipt.state is ReceiptState.DELIVERED
+def awaits_delivery(message: AgentMessage) -> bool:
+    """A user message that some step should still receive."""
+    return (
+        message.sender is MessageSender.USER
+        and state_of(message) not in FINAL_STATES
+        and not is_consumed(message)
+    )
 
 
-def is_withdrawn(message: AgentMessage) -> bool:
-    return message.receipt is not None and message.receipt.state is ReceiptState.WITHDRAWN
-
-
-@dataclass
-class Delivery:
-    """What a step received through the relay."""
-
-    messages: list[AgentMessage]
-    records: list[dict[str, Any]]
+def wants_mid_step(message: AgentMessage) -> bool:
+    """The person asked for this step to hear it (not held for the next one)."""
+    return message.mode is not DeliveryMode.QUEUE
 
 
 class FeatureRelay:
@@ -115,11 +119,7 @@ class FeatureRelay:
                 # messages and notices too, so each message is read once.
                 found = list_messages(self._db, run_id=run_id, since=self._seen.get(run_id))
                 for message in found:
-                    if (
-                        message.sender is MessageSender.USER
-                        and message.id not in self.pending
-                        and not is_withdrawn(message)
-                    ):
+                    if awaits_delivery(message) and message.id not in self.pending:
                         self.pending[message.id] = message
                         fresh.append(message)
                 if found:
@@ -132,49 +132,37 @@ class FeatureRelay:
 
     # --- receipts -------------------------------------------------------------------
 
-    def _notify(
-        self, message: AgentMessage, receipt: DeliveryReceipt, text: str, prefix: str
-    ) -> None:
-        origin = self.runs[message.run_id]
-        post_message(
-            self._db,
-            self._bus,
-            run=origin,
-            sender=MessageSender.AGENT,
-            role=origin.role,
-            content=text,
-            type=MessageType.STATUS,
-            message_id=f"{prefix}{message.id}",
-            receipt=receipt,
-            receipt_for=message.id,
-        )
-
     def _mark_delivered(
-        self, message: AgentMessage, to: AgentRun, channel: str
+        self, message: AgentMessage, to: AgentRun, channel: DeliveryChannel
     ) -> AgentMessage | None:
-        """The delivered message, or None (and dropped) if it was withdrawn meanwhile."""
-        if is_delivered(message):
-            return message
-        receipt = DeliveryReceipt(
-            state=ReceiptState.DELIVERED,
-            delivered_at=iso(utc_now()),
-            run_id=to.id,
-            role=to.role,
-            step=to.step,
-            channel=channel,
-        )
+        """Receipt a delivery; None if the message went another way meanwhile."""
         try:
-            stored = set_receipt(
-                self._db, run_id=message.run_id, cursor=message.cursor, receipt=receipt
+            return mark_delivered(
+                self._db,
+                self._bus,
+                origin=self.runs[message.run_id],
+                message=message,
+                to=to,
+                channel=channel,
             )
-        except MessageWithdrawnError:
-            self.pending.pop(message.id, None)
+        except ConflictError:
+            # Its receipt moved on elsewhere (withdrawn, or consumed by a live agent /
+            # check_messages in this step): not ours to deliver any more.
             return None
-        via = " via the inbox" if channel == CHANNEL_INBOX else ""
-        self._notify(
-            stored, receipt, f"📬 Delivered to {describe_run(to)}{via}", DELIVERED_NOTICE_PREFIX
-        )
-        return stored
+
+    def forget(self, message_id: str) -> None:
+        """A message that went another way (live, MCP, withdrawn): no longer pending."""
+        with self.lock:
+            self.pending.pop(message_id, None)
+
+    def refresh(self, message: AgentMessage) -> None:
+        """Keep the pending copy current (its receipt moved forward, e.g. ``sent``)."""
+        with self.lock:
+            if message.id in self.pending:
+                if awaits_delivery(message):
+                    self.pending[message.id] = message
+                else:
+                    self.pending.pop(message.id, None)
 
     # --- deliveries -----------------------------------------------------------------
 
@@ -183,29 +171,41 @@ class FeatureRelay:
         with self.lock:
             self.poll()
             for message in self.pending_in_order():
-                if not is_delivered(message):
-                    stored = self._mark_delivered(message, run, CHANNEL_INBOX)
-                    if stored is not None:
+                if not is_delivered(message) and wants_mid_step(message):
+                    stored = self._mark_delivered(message, run, DeliveryChannel.INBOX)
+                    if stored is None:
+                        self.pending.pop(message.id, None)
+                    else:
                         self.pending[message.id] = stored
-            return self.pending_in_order()
+            return [m for m in self.pending_in_order() if wants_mid_step(m)]
 
-    def deliver_to_step(self, run: AgentRun) -> Delivery:
-        """Hand every pending message to the step about to start (and persist the cursors)."""
+    def batch_for_step(self) -> list[AgentMessage]:
+        """Every pending message, for the step about to start (nothing is written yet)."""
         with self.lock:
             self.poll()
-            batch = self.pending_in_order()
-            marked = [self._mark_delivered(m, run, CHANNEL_RELAY) for m in batch]
+            return self.pending_in_order()
+
+    def deliver_to_step(self, run: AgentRun, batch: list[AgentMessage]) -> list[AgentMessage]:
+        """The step's process started with ``batch``: receipt it and persist the cursors.
+
+        Called only once the process exists, so a step that could not start (a bad
+        command, an environment the kernel refused) leaves its messages pending for
+        the next attempt, with no receipt claiming they arrived.
+        """
+        with self.lock:
+            marked = [self._mark_delivered(m, run, DeliveryChannel.RELAY) for m in batch]
             delivered = [m for m in marked if m is not None]
             moved: dict[str, str] = {}
-            for message in delivered:
+            for message in batch:
                 if message.cursor > moved.get(message.run_id, ""):
                     moved[message.run_id] = message.cursor
             advance_relay_cursors(
                 self._db, feature_id=self.feature_id, owner_id=self.owner_id, cursors=moved
             )
             self.cursors.update(moved)
-            self.pending.clear()
-            return Delivery(messages=delivered, records=[self.record(m) for m in delivered])
+            for message in batch:
+                self.pending.pop(message.id, None)
+            return delivered
 
     def close_undelivered(self) -> list[AgentMessage]:
         """The pipeline ended: messages no step received are marked not delivered."""
@@ -215,28 +215,30 @@ class FeatureRelay:
             for message in self.pending_in_order():
                 if is_delivered(message):
                     continue
-                receipt = DeliveryReceipt(state=ReceiptState.NOT_DELIVERED, reason=PIPELINE_ENDED)
                 try:
-                    stored = set_receipt(
-                        self._db, run_id=message.run_id, cursor=message.cursor, receipt=receipt
+                    stored = mark_not_delivered(
+                        self._db,
+                        self._bus,
+                        origin=self.runs[message.run_id],
+                        message=message,
+                        reason=PIPELINE_ENDED,
                     )
-                except MessageWithdrawnError:
-                    continue
-                self._notify(
-                    stored,
-                    receipt,
-                    f"📭 Not delivered: {PIPELINE_ENDED}",
-                    NOT_DELIVERED_NOTICE_PREFIX,
-                )
+                except ConflictError:
+                    continue  # withdrawn or delivered meanwhile
                 closed.append(stored)
             self.pending.clear()
             return closed
 
     # --- views ----------------------------------------------------------------------
 
-    def record(self, message: AgentMessage) -> dict[str, Any]:
-        """One OMAKASE_USER_MESSAGES entry."""
+    def record(self, message: AgentMessage, to: AgentRun) -> dict[str, Any]:
+        """One OMAKASE_USER_MESSAGES entry for the step ``to`` (its first delivery, if none)."""
         origin = self.runs.get(message.run_id)
+        first = message.receipt if is_delivered(message) else None
+        if first is None:
+            first = receipt_for(
+                to, state=ReceiptState.DELIVERED, channel=DeliveryChannel.RELAY, previous=None
+            )
         return {
             "id": message.id,
             "runId": message.run_id,
@@ -245,9 +247,7 @@ class FeatureRelay:
             "cursor": message.cursor,
             "sentToRole": origin.role.value if origin else None,
             "sentToStep": origin.step if origin else None,
-            "firstDelivery": message.receipt.model_dump(by_alias=True, exclude_none=True)
-            if message.receipt
-            else None,
+            "firstDelivery": first.model_dump(by_alias=True, exclude_none=True),
         }
 
     def guidance(self) -> list[GuidanceMessage]:
@@ -255,7 +255,11 @@ class FeatureRelay:
         with self.lock:
             collected: list[AgentMessage] = []
             for run_id in list(self.runs):
-                collected += list_messages(self._db, run_id=run_id, sender=MessageSender.USER)
+                collected += [
+                    m
+                    for m in list_messages(self._db, run_id=run_id, sender=MessageSender.USER)
+                    if state_of(m) is not ReceiptState.WITHDRAWN  # taken back: no agent sees it
+                ]
             collected.sort(key=lambda m: (m.timestamp, m.cursor))
             return [
                 GuidanceMessage(
@@ -265,5 +269,4 @@ class FeatureRelay:
                     sent_to=describe_run(self.runs[m.run_id]),
                 )
                 for m in collected
-                if not is_withdrawn(m)
             ]

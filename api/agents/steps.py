@@ -14,6 +14,7 @@ import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from api.agents.plan import EXIT_APPROVE, EXIT_REQUEST_CHANGES, Outcome
 from api.agents.process import StepProcess
@@ -23,6 +24,9 @@ from api.store.db import Db
 from api.store.errors import ConflictError
 from api.store.runs import get_run
 from core.models import AgentRun, AgentRunRole, AgentRunStatus
+
+if TYPE_CHECKING:
+    from api.agents.claude.runner import LiveStep
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,8 @@ class ActiveStep:
     timeout_s: float
     future: asyncio.Future[Outcome]
     loop: asyncio.AbstractEventLoop
+    #: The live session of a claude step (None for the demo and command runners).
+    live: LiveStep | None = None
     #: Set once the monitor (or shutdown, or cancel) has started concluding the step.
     concluding: bool = False
     detail: str = field(default="")
@@ -127,12 +133,22 @@ def conclude(
     Blocking: call it from a worker thread.
     """
     code = step.process.poll()
+    untaken = step.live.end() if step.live is not None else []
     if code is None or timed_out or error:
         code = step.process.stop()
     else:
         step.process.stop()  # children the agent left behind
     step.process.finish_logs()
     step.process.pump.system(f"■ step {step.run.step} ({step.run.role.value}) exit code {code}")
+    failure: str | None = None
+    if step.live is not None:
+        verdict = step.live.verdict(code)
+        code, failure = verdict.code, verdict.failure
+        if untaken:
+            step.process.pump.system(
+                f"{len(untaken)} message(s) written but not taken before the step ended: "
+                "they go to the next step"
+            )
     stored = get_run(db, run_id=step.run.id)
     if stored.status.is_terminal:
         outcome = outcome_of(stored)
@@ -154,7 +170,8 @@ def conclude(
         )
     else:
         tail = step.process.pump.last_stderr[:MAX_STDERR_QUOTE]
-        message = f"The agent exited with code {code}" + (f": {tail}" if tail else ".")
+        reason = failure or f"The agent exited with code {code}"
+        message = reason + (f": {tail}" if tail else ".")
         outcome = outcome_of(
             _report(db, bus, step.run.id, AgentRunStatus.FAILED, error_message=message)
         )

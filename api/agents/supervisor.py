@@ -70,6 +70,7 @@ class AgentSupervisor:
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         self._crashes: dict[str, int] = {}
+        self._woken: set[asyncio.Future[None]] = set()
 
     # --- PipelineHost ---------------------------------------------------------------
 
@@ -78,6 +79,20 @@ class AgentSupervisor:
 
     def unregister(self, step: ActiveStep) -> None:
         self.steps.pop(step.run.id, None)
+
+    def wake(self, step: ActiveStep) -> None:
+        """Called from a step's log thread when its process ended: conclude it now."""
+
+        def _check() -> None:
+            if not self._stopping:
+                task = asyncio.ensure_future(
+                    to_thread.run_sync(check_step, self.db, self.bus, step)
+                )
+                self._woken.add(task)
+                task.add_done_callback(self._woken.discard)
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: shutting down
+            step.loop.call_soon_threadsafe(_check)
 
     # --- Service --------------------------------------------------------------------
 
@@ -253,7 +268,7 @@ class AgentSupervisor:
         step = self.steps.get(run_id)
         if step is None:
             return False
-        await to_thread.run_sync(step.process.stop)
+        await to_thread.run_sync(step.live.cancel if step.live else step.process.stop)
         await to_thread.run_sync(check_step, self.db, self.bus, step)
         return True
 

@@ -19,9 +19,9 @@ from api.runtime import Runtime
 from api.services.messages import post_message
 from api.store.errors import ConflictError
 from api.store.features import get_feature
-from api.store.messages import close_queued, find_message, withdraw_message
+from api.store.messages import close_queued, find_message, list_messages, withdraw_message
 from api.store.runs import get_run, list_runs_for_feature
-from core.conversation import order_runs
+from core.conversation import feature_markdown, order_runs
 from core.models import (
     AgentMessage,
     AgentRun,
@@ -37,6 +37,7 @@ from core.models import (
 
 router = APIRouter(tags=["messages"])
 
+MARKDOWN_MEDIA_TYPE = "text/markdown; charset=utf-8"
 ENDED_FEATURE_STATUSES = frozenset({FeatureStatus.PASSING, FeatureStatus.FAILING})
 #: Client-id prefix of the withdrawal notice (one per message, even on retries).
 WITHDRAWN_NOTICE_PREFIX = "wdrn-"
@@ -78,14 +79,13 @@ def post_feature_message(
     db = runtime.db
     feature = get_feature(db, feature_id=feature_id)
     runs = feature_runs(runtime, feature)
+    if body.id is not None:
+        # A retry: the first attempt may have landed in another step's thread (the step
+        # changed, or the feature ended, since), and ids are unique per run: look in all.
+        for run in reversed(runs):
+            if find_message(db, run_id=run.id, message_id=body.id) is not None:
+                return post_user_message(runtime, run, body, principal, response, allow_ended=True)
     if feature.status in ENDED_FEATURE_STATUSES:
-        if body.id is not None and runs:
-            # A retry whose first attempt landed before the end still gets its answer.
-            for run in reversed(runs):
-                if find_message(db, run_id=run.id, message_id=body.id) is not None:
-                    return post_user_message(
-                        runtime, run, body, principal, response, allow_ended=True
-                    )
         raise HTTPException(status.HTTP_409_CONFLICT, _ended_detail(feature))
     if not runs:
         raise HTTPException(
@@ -95,9 +95,12 @@ def post_feature_message(
         )
     current = next((r for r in runs if r.id == feature.current_run_id), None)
     if current is not None and current.is_active:
-        return post_user_message(runtime, current, body, principal, response, allow_ended=False)
-    held = body.model_copy(update={"mode": body.mode or DeliveryMode.QUEUE})
-    message = post_user_message(runtime, runs[-1], held, principal, response, allow_ended=True)
+        target, sent = current, body
+    else:  # between steps: held in the last run's thread for the next step
+        target, sent = runs[-1], body.model_copy(update={"mode": body.mode or DeliveryMode.QUEUE})
+    # allow_ended: a step that ends during this request still leaves the message in the
+    # feature's threads, which the relay polls, so the next step receives it.
+    message = post_user_message(runtime, target, sent, principal, response, allow_ended=True)
     return _close_if_ended_meanwhile(runtime, feature_id, message)
 
 
@@ -167,3 +170,21 @@ def _post_withdrawn_notice(runtime: Runtime, run: AgentRun, message: AgentMessag
         receipt=DeliveryReceipt(state=ReceiptState.WITHDRAWN),
         receipt_for=message.id,
     )
+
+
+@router.get(
+    "/features/{featureId}/conversation.md",
+    summary="The feature's conversation and pipeline timeline as Markdown (bug report, PR body)",
+    responses={
+        200: {
+            "content": {"text/markdown": {"schema": {"type": "string"}}},
+            "description": "The Markdown.",
+        }
+    },
+)
+def get_feature_markdown(feature_id: FeatureId, runtime: RuntimeDep, _: OperatorDep) -> Response:
+    feature = get_feature(runtime.db, feature_id=feature_id)
+    runs = feature_runs(runtime, feature)
+    # Each run's thread read consistently (the by_feature index may lag behind).
+    messages = [m for run in runs for m in list_messages(runtime.db, run_id=run.id)]
+    return Response(feature_markdown(feature, runs, messages), media_type=MARKDOWN_MEDIA_TYPE)

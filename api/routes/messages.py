@@ -111,7 +111,14 @@ def post_user_message(
             if existing is not None:
                 return _replay(existing, sender=sender, content=body.content, response=response)
         raise HTTPException(status.HTTP_409_CONFLICT, ended_detail(run))
-    mode = _delivery_mode(run, body.mode) if sender is MessageSender.USER else None
+    try:
+        mode = _delivery_mode(run, body.mode) if sender is MessageSender.USER else None
+    except HTTPException:
+        # A retry of a message stored while its mode was possible still gets it back.
+        existing = find_message(db, run_id=run.id, message_id=body.id) if body.id else None
+        if existing is None:
+            raise
+        return _replay(existing, sender=sender, content=body.content, response=response)
     message, created = post_message(
         db,
         runtime.bus,
@@ -131,22 +138,22 @@ def post_user_message(
 def _delivery_mode(run: AgentRun, asked: DeliveryMode | None) -> DeliveryMode:
     """The mode a user message is stored with.
 
-    ``steer`` while a live step runs (the default there), ``queue`` otherwise: a
-    step that cannot take a message now holds it for the next one. ``interrupt``
-    needs a live step to stop, so without one it is a 409 with a sentence.
+    While a step runs, ``steer`` (the default) reaches it during the step: a live
+    runner (claude) takes it on its input, the demo and command runners in the
+    mid-step inbox file. Between steps (the feature route stores the message in
+    the last, ended, run) it waits for the next step: ``queue``. Only a live runner
+    can cut a turn short, so ``interrupt`` anywhere else is a 409 with a sentence.
     """
-    live = run.is_active and run.live
-    if asked is DeliveryMode.INTERRUPT and not live:
+    if asked is DeliveryMode.INTERRUPT and not (run.is_active and run.live):
+        where = "its runner cannot cut a turn short" if run.is_active else "no step is running"
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"No live step is running in agent run {run.id} to interrupt; "
-            "send the message with mode 'queue' for the next step.",
+            f"Agent run {run.id} cannot be interrupted: {where} (only the claude runner "
+            "can). Send the message with mode 'steer' or 'queue'.",
         )
-    if asked is None:
-        return DeliveryMode.STEER if live else DeliveryMode.QUEUE
-    if asked is DeliveryMode.STEER and not live:
+    if not run.is_active:
         return DeliveryMode.QUEUE
-    return asked
+    return asked or DeliveryMode.STEER
 
 
 def _user_receipt(principal: Principal) -> DeliveryReceipt | None:

@@ -9,10 +9,11 @@ from api.store.codec import from_item, to_item, to_value
 from api.store.db import Db, query_all
 from api.store.errors import ConflictError, NotFoundError, store_errors
 from api.store.ids import new_id
-from core.models import AgentRun, AgentRunCreate, AgentRunStatus, iso, utc_now
+from core.models import AgentRun, AgentRunCreate, AgentRunStatus, RunUsage, iso, utc_now
 from core.tables import AGENT_RUNS
 
 ITEM_IS_NEW = "attribute_not_exists(id)"
+RUN_EXISTS = "attribute_exists(id)"
 #: A status changes only to a different one, and never after the run ended.
 STATUS_CHANGES = (
     "attribute_exists(id) AND #status <> :status AND NOT (#status IN (:completed, :failed))"
@@ -41,6 +42,7 @@ def create_run(db: Db, *, data: AgentRunCreate) -> AgentRun:
         role=data.role,
         step=data.step,
         attempt=data.attempt,
+        live=data.live,
         started_at=now,
         updated_at=now,
     )
@@ -166,3 +168,16 @@ def set_read_cursor(db: Db, *, run_id: str, cursor: str) -> str:
         )
     run = get_run(db, run_id=run_id)
     return run.read_cursor or cursor
+
+
+def set_run_usage(db: Db, *, run_id: str, usage: RunUsage) -> None:
+    """Store what the agent reported its step cost so far (a running total, replaced)."""
+    with store_errors("record the run's usage"):
+        db.client.update_item(
+            TableName=db.table(AGENT_RUNS),
+            Key=to_item({"id": run_id}),
+            UpdateExpression="SET #usage = :usage",
+            ConditionExpression=RUN_EXISTS,
+            ExpressionAttributeNames={"#usage": "usage"},
+            ExpressionAttributeValues={":usage": to_value(usage.model_dump(by_alias=True))},
+        )

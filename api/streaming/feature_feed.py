@@ -35,7 +35,7 @@ from api.store.features import get_feature
 from api.store.messages import list_messages
 from api.store.runs import get_run, list_runs_for_feature
 from api.streaming.feed import STREAM_CLOSE_GRACE_S, Feed, Subscription
-from api.streaming.run_feed import BACKLOG_PAGE_MESSAGES, STATUS_TYPES, seconds_since
+from api.streaming.run_feed import BACKLOG_PAGE_MESSAGES, seconds_since
 from api.streaming.window import Entry, FeedWindow
 from api.streaming.wire import (
     close_event,
@@ -129,8 +129,6 @@ class FeatureFeed(Feed):
         """Merge messages (bus or poll) into their runs' windows; an unknown run is listed."""
         grew = gap = False
         for message in messages:
-            if message.type in STATUS_TYPES:
-                self._need_status = True
             window = self.windows.get(message.run_id)
             if window is None:
                 # A run this feed does not know yet: the next poll lists the runs and
@@ -146,6 +144,7 @@ class FeatureFeed(Feed):
             self._notify()
 
     async def _read(self, *, first: bool, need_status: bool) -> None:
+        # (need_status is moot here: every poll reads the feature item.)
         list_runs = self._list_runs
         self._list_runs = False
         heads = {run_id: window.head for run_id, window in self.windows.items()}

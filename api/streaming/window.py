@@ -55,14 +55,14 @@ class FeedWindow:
     def absorb(self, entries: Iterable[Entry], *, settled: bool = True) -> Absorbed:
         """Merge entries: extend the window with contiguous ones, park the rest.
 
-        ``settled=False`` (the feed's first read has not told it the head yet)
-        parks every new entry, since none of them is known to follow the head.
+        ``settled=False`` (the feed's first read is still under way): a parked entry
+        is not reported as a gap, since that read fills it anyway.
         """
         grew = gap = False
         for sequence, event in entries:
             if sequence <= self.head:
                 continue
-            if not settled or sequence > self.head + 1:
+            if sequence > self.head + 1:
                 self.ahead[sequence] = (sequence, event)
                 gap = gap or settled
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 
@@ -94,11 +95,14 @@ FEATURE_ID_PREFIX = "f"
 MAX_RESUME_RUNS = 200
 _RUN_ID_RE = re.compile(r"run_([0-9a-f]{32})")
 _RAW_TAG = "*"
+#: Run tags kept encoded (an id is built per event per viewer).
+RUN_TAG_CACHE = 4_096
 _PAIR_RE = re.compile(
     rf"([A-Za-z0-9_-]{{22}}|\*[A-Za-z0-9_-]{{1,64}}):([0-9]{{1,{CURSOR_DIGITS}}})"
 )
 
 
+@functools.lru_cache(maxsize=RUN_TAG_CACHE)
 def _run_tag(run_id: str) -> str:
     """A run id in 22 characters (its 128 random bits, base64url), or ``*<id>`` verbatim."""
     match = _RUN_ID_RE.fullmatch(run_id)

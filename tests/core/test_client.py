@@ -11,11 +11,12 @@ from core.client import ApiClient, ApiError, ApiUnavailable
 from core.models import AgentRunCreate, AgentRunRole, Feature, Project
 from infra.local_engine import free_port
 from tests.conftest import TOKEN
+from tests.support.http import as_httpx
 
 
 @pytest.fixture
 def api(client: TestClient) -> ApiClient:
-    return ApiClient("http://testserver", TOKEN, http=client)
+    return ApiClient("http://testserver", TOKEN, http=as_httpx(client))
 
 
 def test_projects_agents_and_features_come_back_as_models(api: ApiClient) -> None:
@@ -56,7 +57,7 @@ def test_an_error_status_raises_api_error_with_the_detail(api: ApiClient) -> Non
 
 
 def test_a_wrong_token_is_an_auth_error(client: TestClient) -> None:
-    api = ApiClient("http://testserver", "wrong", http=client)
+    api = ApiClient("http://testserver", "wrong", http=as_httpx(client))
     with pytest.raises(ApiError) as caught:
         api.list_projects()
     assert caught.value.status == 401

@@ -20,6 +20,7 @@ from core.export import (
     COLUMNS,
     FORMATS,
     ExportProgress,
+    export_feature_markdown,
     export_messages,
     rows_to_frame,
     to_bytes,
@@ -28,13 +29,14 @@ from core.export_runs import RUN_COLUMNS, runs_frame
 from core.models import AgentRun, AgentRunCreate, AgentRunRole, RunUsage
 from infra.local_engine import LocalEngine
 from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.support.http import as_httpx
 from tests.support.process import ROOT
 from tests.support.servers import ApiServer
 
 
 @pytest.fixture
 def api(client: TestClient) -> ApiClient:
-    return ApiClient("http://testserver", TOKEN, http=client)
+    return ApiClient("http://testserver", TOKEN, http=as_httpx(client))
 
 
 def seed(api: ApiClient, db: Db, client: TestClient) -> tuple[str, str, list[AgentRun]]:
@@ -106,6 +108,21 @@ def test_file_formats_round_trip(api: ApiClient, moto_db: Db, client: TestClient
 
 
 @pytest.mark.engine
+def test_feature_markdown_export_reads_every_page(
+    api: ApiClient, moto_db: Db, client: TestClient
+) -> None:
+    _, broth, _ = seed(api, moto_db, client)
+    text = export_feature_markdown(api, feature_id=broth, page_size=2)
+    assert text.startswith("# Broth\n")
+    assert [line for line in text.splitlines() if line.startswith("### ")] == [
+        "### Step 1 · Miso 🍜 architect",
+        "### Step 2 · Nori 🍙 coder",
+    ]
+    assert text.count("answer 2 &lt;b&gt;") == 2  # every page of both runs
+    guidance = text.split("## Human guidance incorporated", 1)[1]
+    assert guidance.count("not delivered yet (queued)") == 6
+
+
 def test_cli_writes_the_file_and_shows_progress(engine: LocalEngine, tmp_path: Path) -> None:
     prefix = unique_prefix()
     db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)

@@ -49,6 +49,8 @@ class Agents:
 
     server: ApiServer
     workspaces: Path
+    #: Longest wait for a pipeline milestone (a claude pipeline starts a CLI per step).
+    timeout: float = WAIT_TIMEOUT_S
 
     @property
     def http(self) -> httpx.Client:
@@ -84,14 +86,16 @@ class Agents:
         return None
 
     def wait_active(self, feature: dict[str, Any], role: str) -> dict[str, Any]:
-        return wait_for(lambda: self.active_run(feature, role), f"an active {role} run")
+        return wait_for(
+            lambda: self.active_run(feature, role), f"an active {role} run", self.timeout
+        )
 
     def wait_finished(self, feature: dict[str, Any]) -> dict[str, Any]:
         def finished() -> dict[str, Any] | None:
             current = self.feature(feature["id"])
             return current if current["status"] in ("passing", "failing") else None
 
-        return wait_for(finished, "the feature to finish")
+        return wait_for(finished, "the feature to finish", self.timeout)
 
     def messages(self, run_id: str) -> list[dict[str, Any]]:
         with self.http as client:

@@ -18,6 +18,7 @@ from api.store.db import Db, ensure_tables, make_client
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for, wait_for
 from tests.conftest import AUTH, TOKEN, engine_settings, unique_prefix
+from tests.support.http import as_httpx
 
 
 @pytest.mark.engine
@@ -69,13 +70,13 @@ def test_idle_demo_project_gets_an_encore_feature(
     monkeypatch.delenv("OMAKASE_RUNNER", raising=False)
     client.headers.update(AUTH)
     project = client.post("/api/projects", json=DEMO_PROJECT).json()
-    assert top_up(client) == DEMO_ENCORES[0][0]
+    assert top_up(as_httpx(client)) == DEMO_ENCORES[0][0]
     features = client.get(f"/api/projects/{project['id']}/features").json()
     assert [(f["name"], f["status"]) for f in features] == [(DEMO_ENCORES[0][0], "pending")]
-    assert top_up(client) is None  # the encore is still pending: nothing more
+    assert top_up(as_httpx(client)) is None  # the encore is still pending: nothing more
 
 
 def test_no_encore_for_other_projects(client: TestClient) -> None:
     client.headers.update(AUTH)
     client.post("/api/projects", json={"name": "Mine"})
-    assert top_up(client) is None
+    assert top_up(as_httpx(client)) is None

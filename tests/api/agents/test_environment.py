@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from api.agents.environment import (
     DEMO_MODULE,
-    MAX_ENV_MESSAGES_CHARS,
+    MAX_ENV_MESSAGES_BYTES,
     RunnerConfigError,
     StepLaunch,
     messages_env_value,
@@ -83,6 +84,32 @@ def test_demo_and_command_runners() -> None:
 def test_huge_batches_are_clipped_to_fit_the_environment() -> None:
     records = [{"id": f"m{i}", "content": "z" * 30_000} for i in range(10)]
     value = messages_env_value(records)
-    assert len(value) <= MAX_ENV_MESSAGES_CHARS
+    assert len(value.encode()) <= MAX_ENV_MESSAGES_BYTES
     assert [r["id"] for r in json.loads(value)] == [f"m{i}" for i in range(10)]
     assert "user-messages.json" in json.loads(value)[0]["content"]
+
+
+def test_two_long_emoji_messages_still_start_a_process() -> None:
+    """Regression: the budget was in characters; 2 × 32,000 emoji is 256 KB, over the
+    kernel's 128 KiB per environment string (E2BIG: the step failed to start)."""
+    records = [{"id": f"m{i}", "content": "🍣" * 32_000} for i in range(2)]
+    value = messages_env_value(records)
+    assert len(value.encode()) <= MAX_ENV_MESSAGES_BYTES
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(len(os.environ['OMAKASE_USER_MESSAGES']))"],
+        env={"OMAKASE_USER_MESSAGES": value},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(done.stdout) == len(value)
+    assert [r["id"] for r in json.loads(value)] == ["m0", "m1"]
+
+
+def test_too_many_messages_to_list_point_to_the_file() -> None:
+    records = [{"id": f"m{i}", "content": "x" * 100} for i in range(3_000)]
+    value = messages_env_value(records)
+    assert len(value.encode()) <= MAX_ENV_MESSAGES_BYTES
+    assert json.loads(value) == [
+        {"truncated": True, "count": 3_000, "file": ".omakase/user-messages.json"}
+    ]

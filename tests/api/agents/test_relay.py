@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from api.agents.relay import FeatureRelay
@@ -74,6 +76,13 @@ def notices(db: Db, run: AgentRun, about: AgentMessage) -> list[AgentMessage]:
     return [m for m in list_messages(db, run_id=run.id) if m.receipt_for == about.id]
 
 
+def deliver(relay: FeatureRelay, run: AgentRun) -> tuple[list[AgentMessage], list[dict[str, Any]]]:
+    """What the pipeline does at a step start: the batch, its records, then the receipts."""
+    batch = relay.batch_for_step()
+    records = [relay.record(m, run) for m in batch]
+    return relay.deliver_to_step(run, batch), records
+
+
 def test_inbox_then_relay_keeps_the_first_receipt_and_one_notice(
     moto_db: Db, feature: Feature
 ) -> None:
@@ -94,9 +103,9 @@ def test_inbox_then_relay_keeps_the_first_receipt_and_one_notice(
 
     reviewer = new_run(moto_db, feature, AgentRunRole.REVIEWER, 3)
     relay.add_run(reviewer)
-    delivery = relay.deliver_to_step(reviewer)
-    assert [r["content"] for r in delivery.records] == ["use sqlite"]
-    assert delivery.records[0]["firstDelivery"]["channel"] == "inbox"
+    _, records = deliver(relay, reviewer)
+    assert [r["content"] for r in records] == ["use sqlite"]
+    assert records[0]["firstDelivery"]["channel"] == "inbox"
     [notice] = notices(moto_db, coder, message)
     assert notice.content == "📬 Delivered to Nori (coder, step 2) via the inbox"
     assert notice.type is MessageType.STATUS
@@ -114,7 +123,7 @@ def test_relay_cursor_survives_restarts_without_loss_or_repeat(
     reviewer = new_run(moto_db, feature, AgentRunRole.REVIEWER, 3)
     first = say(moto_db, coder, "first")
     before = relay_for(moto_db, feature, [coder])
-    assert [m.content for m in before.deliver_to_step(reviewer).messages] == ["first"]
+    assert [m.content for m in deliver(before, reviewer)[0]] == ["first"]
     assert read_claim(moto_db, feature_id=feature.id).relay_cursors == {coder.id: first.cursor}
 
     # A restart after the relay: nothing is pending again.
@@ -127,9 +136,10 @@ def test_relay_cursor_survives_restarts_without_loss_or_repeat(
     again = relay_for(moto_db, feature, [coder, reviewer])
     tester = new_run(moto_db, feature, AgentRunRole.TESTER, 4)
     again.add_run(tester)
-    delivered = again.deliver_to_step(tester)
-    assert [m.content for m in delivered.messages] == ["second"]
-    receipt = delivered.messages[0].receipt
+    delivered, records = deliver(again, tester)
+    assert [m.content for m in delivered] == ["second"]
+    assert records[0]["firstDelivery"]["runId"] == tester.id
+    receipt = delivered[0].receipt
     assert receipt is not None
     assert (receipt.channel, receipt.role, receipt.step) == ("relay", AgentRunRole.TESTER, 4)
     assert len(notices(moto_db, reviewer, second)) == 1
@@ -155,7 +165,7 @@ def test_guidance_collects_every_user_message_of_the_feature(moto_db: Db, featur
     say(moto_db, coder, "one")
     say(moto_db, reviewer, "two")
     relay = relay_for(moto_db, feature, [coder, reviewer])
-    relay.deliver_to_step(reviewer)
+    deliver(relay, reviewer)
     guidance = relay.guidance()
     assert [g.content for g in guidance] == ["one", "two"]
     assert guidance[0].sent_to == "Nori (coder, step 2)"
@@ -170,4 +180,25 @@ def test_a_former_owner_cannot_move_the_cursors(moto_db: Db, feature: Feature) -
     release_claim(moto_db, feature_id=feature.id, owner_id=OWNER)
     take_over(moto_db, feature_id=feature.id, owner_id="wrk_other", previous_owner=None)
     with pytest.raises(ClaimLostError):
-        relay.deliver_to_step(new_run(moto_db, feature, AgentRunRole.REVIEWER, 3))
+        deliver(relay, new_run(moto_db, feature, AgentRunRole.REVIEWER, 3))
+
+
+def test_a_step_that_could_not_start_claims_no_delivery(moto_db: Db, feature: Feature) -> None:
+    """Regression: receipts were written before the process started; an environment the
+    kernel refused (E2BIG) then failed the step after its messages were marked delivered."""
+    coder = new_run(moto_db, feature, AgentRunRole.CODER, 2)
+    message = say(moto_db, coder, "use sqlite")
+    relay = relay_for(moto_db, feature, [coder])
+    reviewer = new_run(moto_db, feature, AgentRunRole.REVIEWER, 3)
+    relay.add_run(reviewer)
+    assert [m.id for m in relay.batch_for_step()] == [message.id]
+    # The process did not start: nothing was receipted, the message is still pending.
+    [stored] = list_messages(moto_db, run_id=coder.id, sender=MessageSender.USER)
+    assert stored.receipt is not None
+    assert stored.receipt.state is ReceiptState.QUEUED
+    retry = new_run(moto_db, feature, AgentRunRole.REVIEWER, 3)
+    relay.add_run(retry)
+    delivered, _ = deliver(relay, retry)
+    assert [m.id for m in delivered] == [message.id]
+    assert delivered[0].receipt is not None
+    assert delivered[0].receipt.run_id == retry.id

@@ -99,6 +99,22 @@ def test_between_steps_the_message_is_held_in_the_last_run(client: TestClient, m
     assert [m.id for m in delivery.messages] == ["c-1"]
 
 
+def test_a_retry_after_the_step_changed_is_the_same_message(
+    client: TestClient, moto_db: Db
+) -> None:
+    pid, fid = make_feature(client)
+    coder = start_step(moto_db, pid, fid, AgentRunRole.CODER, 1)
+    sent = {"content": "use SQLite", "id": "c-9"}
+    first = client.post(feature_url(fid), json=sent, headers=AUTH)
+    assert (first.status_code, first.json()["runId"]) == (201, coder.id)
+    set_run_status(moto_db, run_id=coder.id, status=AgentRunStatus.COMPLETED)
+    start_step(moto_db, pid, fid, AgentRunRole.REVIEWER, 2)
+    retry = client.post(feature_url(fid), json=sent, headers=AUTH)
+    assert (retry.status_code, retry.json()["runId"], retry.json()["id"]) == (200, coder.id, "c-9")
+    other = client.post(feature_url(fid), json={**sent, "content": "else"}, headers=AUTH)
+    assert other.status_code == 409
+
+
 def test_feature_post_codes(client: TestClient, moto_db: Db) -> None:
     pid, fid = make_feature(client)
     not_started = client.post(feature_url(fid), json={"content": "hi"}, headers=AUTH)
@@ -163,3 +179,17 @@ def test_withdraw_before_delivery_then_409(client: TestClient, moto_db: Db) -> N
     missing = client.delete(f"/api/agent-runs/{coder.id}/messages/msg_nope", headers=AUTH)
     assert missing.status_code == 404
     assert client.delete("/api/agent-runs/run_nope/messages/x", headers=AUTH).status_code == 404
+
+
+def test_conversation_markdown(client: TestClient, moto_db: Db) -> None:
+    pid, fid = make_feature(client)
+    start_step(moto_db, pid, fid, AgentRunRole.CODER, 1)
+    client.post(feature_url(fid), json={"content": "use <b>SQLite</b>"}, headers=AUTH)
+    response = client.get(f"/api/features/{fid}/conversation.md", headers=AUTH)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/markdown; charset=utf-8"
+    text = response.text
+    assert "### Step 1 · Nori 🍙 coder" in text
+    assert "## Human guidance incorporated" in text
+    assert "use &lt;b&gt;SQLite&lt;/b&gt;" in text
+    assert client.get("/api/features/feat_nope/conversation.md", headers=AUTH).status_code == 404

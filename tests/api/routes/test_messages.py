@@ -188,7 +188,7 @@ def test_thread_oldest_first_with_cursor_since(client: TestClient, moto_db: Db) 
     response = client.get(url(run), headers=AUTH)
     assert response.status_code == 200
     assert response.json() == posted
-    later = client.get(url(run), params={"since": posted[1]["cursor"]}, headers=AUTH).json()
+    later = client.get(url(run), params={"since": str(posted[1]["cursor"])}, headers=AUTH).json()
     assert [m["content"] for m in later] == ["m2", "m3", "m4"]
     page = client.get(url(run), params={"limit": 2}, headers=AUTH).json()
     assert [m["content"] for m in page] == ["m0", "m1"]
@@ -231,7 +231,7 @@ def test_thread_sender_filter(client: TestClient, moto_db: Db) -> None:
     ],
 )
 def test_malformed_query_is_422(
-    client: TestClient, moto_db: Db, params: dict[str, object], detail: str
+    client: TestClient, moto_db: Db, params: dict[str, str], detail: str
 ) -> None:
     run = make_run(client, moto_db)
     response = client.get(url(run), params=params, headers=AUTH)
