@@ -11,7 +11,9 @@ real client against the real API is what the browser tests use.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.agents import PIPELINE_ROLES, persona
 from core.chat_state import Conversation
@@ -241,6 +243,17 @@ class FakeApi:
             and (sender is None or m.sender.value == str(getattr(sender, "value", sender)))
         ]
         return found[:limit] if limit is not None else found
+
+    def iter_messages(self, run_id: str, *, page_size: int = 1_000) -> Iterator[list[AgentMessage]]:
+        thread = self.list_messages(run_id)
+        for start in range(0, len(thread), page_size):
+            yield thread[start : start + page_size]
+
+    def iter_message_rows(
+        self, run_id: str, *, page_size: int = 1_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        for page in self.iter_messages(run_id, page_size=page_size):
+            yield [m.model_dump(by_alias=True, mode="json") for m in page]
 
     def post_message(
         self, run_id: str, content: str, *, message_id: str | None = None

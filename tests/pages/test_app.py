@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.client import ApiError, ApiUnavailable
-from core.models import AgentRunRole, AgentRunStatus, MessageType, RunUsage
+from core.models import AgentRunRole, AgentRunStatus, MessageSender, MessageType, RunUsage
 from pages.lib.api import CLIENT_KEY
 from pages.lib.chat_session import ACTIVE_KEY
 from tests.pages.fake_api import FakeApi
@@ -161,3 +161,22 @@ def test_failing_live_panels_show_one_banner(api: FakeApi) -> None:
     assert not page.exception
     assert len(page.error) == 1
     assert "is unreachable" in page.error[0].value
+
+
+def test_history_offers_one_features_conversation_as_markdown(api: FakeApi) -> None:
+    run = api.add_run()
+    api.add_message(run.id, "Broth simmering")
+    api.add_message(run.id, "more garlic", sender=MessageSender.USER)
+    page = AppTest.from_file(str(ROOT / "pages/history.py"), default_timeout=TIMEOUT_S)
+    page.session_state[CLIENT_KEY] = api
+    page.run()
+    assert not page.exception
+    labels = [b.proto.label for b in page.get("download_button")]
+    assert labels == ["Download CSV", "Download PARQUET", "Download JSON"]
+
+    page.selectbox(key="oma_h_feature").select(api.feature).run()
+    assert not page.exception
+    markdown = page.session_state["oma_history_md"]
+    assert "Tonkotsu broth" in markdown
+    assert "more garlic" in markdown
+    assert [b.proto.label for b in page.get("download_button")][-1] == "Download Markdown"
