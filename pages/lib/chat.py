@@ -197,6 +197,9 @@ def live_conversation(feature_id: str) -> None:
         view = feature_view(client, feature_id)
     chat = session_chat(client, feature_id)
     snap = chat.snapshot()
+    if any(m.run_id and m.run_id not in view.runs for m in snap.messages[-window() :]):
+        with api_guard():  # a step started since the last read: its divider needs it
+            view = feature_view(client, feature_id, force=True)
     mark_read(client, snap)
     ended = view.ended or snap.ended
     head, close = st.columns([6, 1], vertical_alignment="top")

@@ -235,7 +235,9 @@ def blocks(
             out.append(Block(question=message))
             continue
         parts.append(message_html(message, sending=sending, run=runs.get(message.run_id)))
-    if current_run_id is not None and current_run_id != last_run and current_run_id in runs:
+    spoken = {m.run_id for m in messages}
+    if current_run_id is not None and current_run_id not in spoken and current_run_id in runs:
+        # A step that has started but not spoken yet still gets its divider.
         parts.append(divider_html(current_run_id, runs[current_run_id], None))
     if parts:
         out.append(Block(html="".join(parts)))

@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from core.models import AgentRunRole, AgentStatus, FeatureStatus, MessageSender
+from api.store.messages import create_message
+from api.store.runs import set_run_status
+from core.models import (
+    AgentRunRole,
+    AgentRunStatus,
+    AgentStatus,
+    FeatureStatus,
+    MessageSender,
+    MessageType,
+)
 from tests.browser.conftest import Stack
 from tests.browser.test_dashboard import FEATURE, SIDEBAR, chat_input, eventually, mine, send
 from tests.support.dashboard import Scenario, start_running_agent
@@ -119,3 +128,42 @@ def test_an_ended_feature_opens_read_only_from_the_features_tab(stack: Stack, pa
     expect(chat_input(page)).to_be_disabled()
     expect(page.locator(".oma-step")).to_have_count(4)
     expect(page.locator(".oma-step").last).to_contain_text("Step 4 · Toro 🍣 tester")
+
+
+def test_a_waiting_agent_asks_and_is_answered_from_the_sidebar(stack: Stack, page: Page) -> None:
+    """The dashboard's side of a question. The question and the ``waiting`` status are
+    written into the store as the questions route (h/mcp, not merged here) writes them;
+    everything else is the real stack, and the answer goes through the feature POST."""
+    scenario = start(stack, "[hold-architect]")
+    run = scenario.run
+    eventually(
+        lambda: any(
+            "holding until I am stopped" in line.line for line in stack.client.run_logs(run.id)
+        ),
+        PIPELINE_WAIT_S,
+    )
+    page.goto(f"{stack.dashboard.url}/project_detail?project={scenario.project.id}")
+    expect(page.get_by_role("button", name="Chat with Miso")).to_be_visible()
+    create_message(
+        stack.db,
+        run=stack.client.get_run(run.id),
+        sender=MessageSender.AGENT,
+        role=AgentRunRole.ARCHITECT,
+        content="Should the broth simmer 12 or 18 hours?",
+        type=MessageType.QUESTION,
+    )
+    set_run_status(stack.db, run_id=run.id, status=AgentRunStatus.WAITING)
+
+    card = page.locator('[data-role="architect"]')
+    expect(card).to_have_class(re.compile("oma-card-waiting"))
+    expect(card).to_contain_text("Miso is waiting for you")
+    expect(page.get_by_text("Miso is waiting for you (Tonkotsu broth)")).to_be_visible()  # toast
+    page.get_by_role("button", name="Answer Miso").click()
+    question = page.locator(".oma-msg-agent.oma-question")
+    expect(question).to_contain_text("Should the broth simmer 12 or 18 hours?")
+    expect(question).to_contain_text("asks you")
+    send(page, "18 hours")
+    expect(mine(page, "18 hours")).to_have_count(1)
+    answers = [m.content for m in stack.client.list_messages(run.id, sender=MessageSender.USER)]
+    assert answers == ["18 hours"]
+    stack.client.cancel_run(run.id)

@@ -321,3 +321,15 @@ def test_a_replayed_submission_is_sent_once(api: FakeApi) -> None:
     at.chat_input[0].set_value("Please add garlic").run()  # what a replay looks like
     at.chat_input[0].set_value("and ginger").run()
     assert api.posts == ["Please add garlic", "and ginger"]
+
+
+def test_one_divider_per_step_when_the_next_step_starts(api: FakeApi) -> None:
+    coder = api.add_run(AgentRunRole.CODER, AgentRunStatus.CODING, step=2)
+    api.add_message(coder.id, "Coding")
+    at = chat_app(api)
+    api.set_status(coder.id, AgentRunStatus.COMPLETED)
+    reviewer = api.add_run(AgentRunRole.REVIEWER, AgentRunStatus.REVIEWING, step=3)
+    api.add_message(reviewer.id, "Reviewing")
+    at.run()
+    assert re.findall(r'class="oma-step" data-run="([^"]+)"', html(at)) == [coder.id, reviewer.id]
+    assert "Step ?" not in text(at)
