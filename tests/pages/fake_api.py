@@ -4,7 +4,7 @@ It implements only what the pages call, with the API's semantics (cursors,
 ``since``, idempotent client ids, read markers, unread counts, Contract v2's
 feature POST with modes and withdrawal), and can be told to fail like the real
 client does (``ApiError`` / ``ApiUnavailable``). ``open_feature_chat`` returns
-a ``FakeFeatureChat``: the real ``Conversation`` state fed synchronously from
+a ``FakeFeatureChat`` (fake_chat.py): the real ``Conversation`` state fed synchronously from
 ``feed`` (every stored message and update, in order: the feature stream). The
 real client against the real API is what the browser tests use.
 """
@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.agents import PIPELINE_ROLES, persona
-from core.chat_state import Conversation
-from core.chat_wire import ChatEndedError, ChatSnapshot, validate_content
 from core.client import ApiError
 from core.cursor import format_cursor
 from core.models import (
@@ -39,6 +37,9 @@ from core.models import (
     ReceiptState,
     RunUsage,
 )
+
+if TYPE_CHECKING:
+    from tests.pages.fake_chat import FakeFeatureChat
 
 NOW = "2026-11-24T05:00:00.000000Z"
 
@@ -303,6 +304,8 @@ class FakeApi:
         raise ApiError(404, f"Message {message_id} does not exist.")
 
     def open_feature_chat(self, feature_id: str) -> FakeFeatureChat:
+        from tests.pages.fake_chat import FakeFeatureChat  # it reads this fake
+
         return FakeFeatureChat(self, feature_id)
 
     def mark_read(self, run_id: str, cursor: str) -> ReadMarker:
@@ -315,60 +318,3 @@ class FakeApi:
     ) -> list[LogLine]:
         self._check()
         return []
-
-
-class FakeFeatureChat:
-    """``core.chat.FeatureChat``'s surface over a ``FakeApi``: the same ``Conversation``."""
-
-    def __init__(self, api: FakeApi, feature_id: str) -> None:
-        self.api = api
-        self.feature_id = feature_id
-        self.state = Conversation()
-        self.read = 0
-        self.closed = False
-        self._snapshot: ChatSnapshot | None = None
-
-    def _sync(self) -> None:
-        for message in self.api.feed[self.read :]:
-            if message.feature_id == self.feature_id:
-                self.state.apply(message, event_id=message.id)
-        self.read = len(self.api.feed)
-        ended = self.api.feature.status in (FeatureStatus.PASSING, FeatureStatus.FAILING)
-        if ended and not any(r.is_active for r in self.api.runs.values()) and not self.state.ended:
-            self.state.end(self.api.feature.status.value)
-
-    def snapshot(self) -> ChatSnapshot:
-        """Rebuilt only when the state changed, as the real client does."""
-        self._sync()
-        cached = self._snapshot
-        if cached is None or cached.version != self.state.version or cached.stopped != self.closed:
-            cached = ChatSnapshot.of(self.state, connected=not self.closed, stopped=self.closed)
-            self._snapshot = cached
-        return cached
-
-    def send_message(self, content: str, *, mode: DeliveryMode | None = None) -> str:
-        text = validate_content(content)
-        if self.state.ended:
-            raise ChatEndedError("This conversation has ended.")
-        optimistic = self.state.add_optimistic(text, mode=mode)
-        try:
-            stored = self.api.post_feature_message(
-                self.feature_id, text, message_id=optimistic.id, mode=mode
-            )
-        except ApiError as error:
-            self.state.roll_back(optimistic.id, error.detail)
-        else:
-            self.state.confirm(stored)
-        return optimistic.id
-
-    def withdraw(self, run_id: str, message_id: str) -> bool:
-        try:
-            self.api.withdraw_message(run_id, message_id)
-        except ApiError as error:
-            self.state.fail(f"Not withdrawn: {error.detail}")
-            return False
-        self.state.withdrawn(message_id, run_id)
-        return True
-
-    def close(self) -> None:
-        self.closed = True
