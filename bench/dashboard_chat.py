@@ -1,15 +1,18 @@
-"""Benchmark: the chat sidebar's rerun time with a 5,000-message thread.
+"""Benchmark: the chat sidebar's rerun time with a 5,000-message feature conversation.
 
     python -m bench.dashboard_chat [--messages 5000] [--reruns 30]
 
-The chat (``pages.lib.chat.render_chat_sidebar``) runs in Streamlit's AppTest
-against an in-memory API (tests/pages/fake_api.py) in ``poll`` mode, so each
-rerun does exactly what a live tick does — ask for messages after the cursor,
-merge, move the read marker, render the window — minus the network. AppTest
-times the whole script run (the sidebar header as well as the fragment), so the
-numbers are an upper bound for the fragment alone. Also timed: the stream
-mode's per-change work (copying a 5,000-message snapshot into the thread
-state). Target: a rerun ≤ 300 ms.
+The sidebar (``pages.lib.chat.render_chat_sidebar``) runs in Streamlit's AppTest
+against an in-memory API (tests/pages/fake_api.py): one feature whose four
+steps (architect, coder, reviewer, tester — the tester live and running) share
+``--messages`` messages, with step dividers, receipts of every channel, a few
+messages still waiting for delivery. Its ``FakeFeatureChat`` feeds the same
+``core.chat_state.Conversation`` the real SSE client keeps, so each rerun does
+what a live tick does — take the snapshot, move read markers, render the
+window — minus the network. AppTest times the whole script run (header,
+fragment, input), an upper bound for the fragment alone. Also timed: the real
+client's per-change work (a snapshot of the whole conversation). Target: a
+rerun ≤ 300 ms p95.
 """
 
 from __future__ import annotations
@@ -21,14 +24,26 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from core.models import MessageSender, MessageType
+from core.agents import PIPELINE_ROLES
+from core.chat_state import Conversation
+from core.chat_wire import ChatSnapshot
+from core.models import (
+    AgentRunStatus,
+    DeliveryChannel,
+    DeliveryReceipt,
+    MessageSender,
+    MessageType,
+    ReceiptState,
+)
 from pages.lib.api import CLIENT_KEY
-from pages.lib.chat import ACTIVE_KEY, CHAT_MODE_ENV, POLL_MODE
-from pages.lib.thread import ThreadState
+from pages.lib.chat_session import ACTIVE_KEY
 from tests.pages.fake_api import FakeApi
 
 TARGET_MS = 300.0
 TIMEOUT_S = 120.0
+#: User messages near the end still waiting for delivery (the pending list).
+WAITING_AT_END = 3
+CHANNELS = [c.value for c in DeliveryChannel]
 
 
 def chat_script() -> None:
@@ -42,28 +57,51 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def seed(api: FakeApi, total: int) -> None:
+    per_step = total // len(PIPELINE_ROLES)
+    for step, role in enumerate(PIPELINE_ROLES, start=1):
+        last = step == len(PIPELINE_ROLES)
+        status = AgentRunStatus.TESTING if last else AgentRunStatus.COMPLETED
+        run = api.add_run(role, status, step=step, live=last)
+        count = total - per_step * (len(PIPELINE_ROLES) - 1) if last else per_step
+        for n in range(count):
+            if n % 50 == 0:
+                api.add_message(run.id, f"Started phase {n}", type=MessageType.STATUS)
+            elif n % 3 == 0:
+                waiting = last and n >= count - 3 * WAITING_AT_END
+                receipt = (
+                    DeliveryReceipt(state=ReceiptState.QUEUED)
+                    if waiting
+                    else DeliveryReceipt(
+                        state=ReceiptState.DELIVERED,
+                        step=step,
+                        role=role,
+                        channel=CHANNELS[n % len(CHANNELS)],
+                    )
+                )
+                api.add_message(
+                    run.id,
+                    f"User message {n} " + "please " * 10,
+                    sender=MessageSender.USER,
+                    receipt=receipt,
+                )
+            else:
+                api.add_message(run.id, f"Agent message {n} <b>escaped</b> " + "working " * 12)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5_000)
     parser.add_argument("--reruns", type=int, default=30)
     args = parser.parse_args()
-    os.environ[CHAT_MODE_ENV] = POLL_MODE
 
     api = FakeApi()
-    run = api.add_run()
-    for n in range(args.messages):
-        if n % 50 == 0:
-            api.add_message(run.id, f"Started phase {n}", type=MessageType.STATUS)
-        elif n % 3 == 0:
-            api.add_message(
-                run.id, f"User message {n} " + "please " * 10, sender=MessageSender.USER
-            )
-        else:
-            api.add_message(run.id, f"Agent message {n} <b>escaped</b> " + "working " * 12)
+    seed(api, args.messages)
+    live = list(api.runs)[-1]
 
     at = AppTest.from_function(chat_script, default_timeout=TIMEOUT_S)
     at.session_state[CLIENT_KEY] = api
-    at.session_state[ACTIVE_KEY] = run.id
+    at.session_state[ACTIVE_KEY] = api.feature.id
     started = time.perf_counter()
     at.run()
     first_ms = (time.perf_counter() - started) * 1000
@@ -77,21 +115,24 @@ def main() -> None:
 
     busy: list[float] = []
     for n in range(args.reruns):
-        api.add_message(run.id, f"Live message {n}")
+        api.add_message(live, f"Live message {n}")
         started = time.perf_counter()
         at.run()
         busy.append((time.perf_counter() - started) * 1000)
 
-    snapshot = list(api.messages[run.id])
-    copies: list[float] = []
+    state = Conversation()
+    for message in api.feed:
+        state.apply(message)
+    snapshots: list[float] = []
     for _ in range(args.reruns):
-        state = ThreadState(run_id=run.id)
+        state.version += 1
         started = time.perf_counter()
-        state.replace(snapshot, [])
-        copies.append((time.perf_counter() - started) * 1000)
+        ChatSnapshot.of(state, connected=True)
+        snapshots.append((time.perf_counter() - started) * 1000)
 
-    total = len(api.messages[run.id])
-    print(f"thread: {total:,} messages (window {len(at.get('html')) - 1} rendered)")
+    total = len(api.feed)
+    rendered = sum(str(e.proto.body).count("data-id=") for e in at.get("html"))
+    print(f"conversation: {total:,} messages over {len(api.runs)} steps ({rendered} rendered)")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     print(f"open the chat (load + render):     {first_ms:7.1f} ms")
     for label, values in (("rerun, nothing new", idle), ("rerun, one new message", busy)):
@@ -101,7 +142,10 @@ def main() -> None:
             f"{label:<33} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
             f"[{verdict}, target ≤ {TARGET_MS:.0f} ms]"
         )
-    print(f"stream mode: copy a {total:,}-message snapshot: p50 {statistics.median(copies):.1f} ms")
+    print(
+        f"client: snapshot of {total:,} messages after a change: "
+        f"p50 {statistics.median(snapshots):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

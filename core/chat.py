@@ -1,171 +1,103 @@
-"""``AgentChat``: the Python chat client of a run (the seed's ``useAgentChat`` hook), and a CLI.
+"""Live chat clients: ``FeatureChat`` (a feature's whole conversation) and ``AgentChat`` (one run).
 
-What it does, and why it is built this way:
+Both are one ``ChatClient`` over a different stream and POST route; the state
+they keep is a ``core.chat_state.Conversation`` (the dashboard renders the
+same object). What it does, and why it is built this way:
 
 * **One background thread with its own event loop** runs two tasks: the SSE
   stream (httpx + httpx-sse) and the sender. Asyncio is used *inside* that
   thread because a blocked socket read cannot be interrupted from another
-  thread, while a task can be cancelled: ``close()`` returns at once instead of
-  waiting for the next keep-alive.
+  thread, while a task can be cancelled: ``close()`` returns at once.
 * **Optimistic sends**: ``send_message`` shows the message at once under a client
-  id ``cli-<uuid>``; the sender POSTs it (one at a time, in order), retrying
-  network errors and 5xx with the *same* id, so the server stores it once. The
-  server's copy — from the POST answer or the stream, whichever comes first —
-  replaces the optimistic one by id, so a message is never shown twice. A 4xx
-  rolls it back and sets ``error`` to the server's sentence.
-* **Resume**: the stream reconnects with ``Last-Event-ID`` (the last cursor it
-  received) and exponential backoff, so a reconnect neither loses nor repeats a
-  message; ``event: close`` (the run ended) stops it for good.
-* **Receipts**: a delivery notice (a message with ``receiptFor``) updates the
-  ``receipt`` of the user message it refers to.
-* **Snapshots** for UIs (the Streamlit dashboard reruns in other threads):
-  ``snapshot()`` returns an immutable view with a ``version`` that grows with
-  every change, and ``wait_for_change(version)`` blocks until it does.
+  id; the sender POSTs it (one at a time, in order), retrying network errors
+  and 5xx with the *same* id, so the server stores it once. The echo replaces
+  the optimistic copy by id; a 4xx rolls it back with the server's sentence.
+* **Resume**: the stream reconnects with ``Last-Event-ID`` and exponential
+  backoff, so a reconnect neither loses nor repeats a message; ``event: close``
+  (the run or feature ended) stops it for good.
+* **Snapshots** for UIs: ``snapshot()`` is an immutable view with a ``version``
+  that grows with every change; ``wait_for_change(version)`` blocks until it does.
 
-CLI (``OMAKASE_API_URL``, ``OMAKASE_API_TOKEN``)::
-
-    python -m core.chat tail RUN_ID [--json]
-    python -m core.chat send RUN_ID TEXT [--id CLIENT_ID]
+CLI: ``python -m core.chat tail RUN_ID`` / ``send RUN_ID TEXT`` (core/chat_cli.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import random
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from enum import StrEnum
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
-from pydantic import ValidationError
 
-from core.client import detail_of
-from core.models import (
-    MAX_MESSAGE_CHARS,
-    AgentMessage,
-    AgentRunStatus,
-    MessageSender,
-    iso,
-    utc_now,
+from core.chat_loop import Outbox, send_forever, stream_forever
+from core.chat_state import CLIENT_ID_PREFIX, Conversation, new_client_id
+from core.chat_wire import (
+    CLOSE_JOIN_TIMEOUT_S,
+    CONNECT_TIMEOUT_S,
+    DEFAULT_API_URL,
+    RECONNECT_MAX_S,
+    REQUEST_TIMEOUT_S,
+    ChatEndedError,
+    ChatSnapshot,
+    unreachable,
+    validate_content,
 )
+from core.client import detail_of
+from core.models import AgentMessage, DeliveryMode
+
+__all__ = [
+    "CLIENT_ID_PREFIX",
+    "DEFAULT_API_URL",
+    "AgentChat",
+    "ChatEndedError",
+    "ChatSnapshot",
+    "FeatureChat",
+    "new_client_id",
+]
 
 log = logging.getLogger(__name__)
 
-#: Client ids of optimistic messages: ``cli-<32 hex>`` (valid server message ids).
-CLIENT_ID_PREFIX = "cli-"
-#: Stream reconnect backoff: first wait (unless the server's ``retry:`` hint says
-#: otherwise), growth factor, ceiling, and the random share added against herds.
-RECONNECT_INITIAL_S = 0.5
-RECONNECT_FACTOR = 2.0
-RECONNECT_MAX_S = 15.0
-RECONNECT_JITTER = 0.2
-#: A stream silent (not even a keep-alive, sent every 15 s) this long is dead.
-STREAM_READ_TIMEOUT_S = 45.0
-#: POST attempts for one message, and the backoff between them.
-SEND_MAX_ATTEMPTS = 5
-SEND_RETRY_INITIAL_S = 0.5
-SEND_RETRY_MAX_S = 8.0
-#: Longest ``Retry-After`` the client honours (longer ones are capped).
-MAX_RETRY_AFTER_S = 30.0
-CONNECT_TIMEOUT_S = 5.0
-REQUEST_TIMEOUT_S = 15.0
-#: How long ``close()`` waits for the background thread.
-CLOSE_JOIN_TIMEOUT_S = 5.0
-#: Stream answers that will not get better by reconnecting.
-FATAL_STREAM_STATUSES = frozenset({400, 401, 403, 404, 422})
-#: The API's default address (``python -m api`` without settings).
-DEFAULT_API_URL = "http://127.0.0.1:8765"
 
-
-class ChatEndedError(RuntimeError):
-    """The run has ended (or the chat was closed): nothing more can be sent."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChatSnapshot:
-    """An immutable view of a chat at one ``version``."""
-
-    version: int
-    #: Server messages in cursor order, then the optimistic ones not yet stored.
-    messages: tuple[AgentMessage, ...]
-    #: Client ids of the optimistic messages among ``messages``.
-    pending_ids: frozenset[str]
-    error: str | None
-    is_connected: bool
-    ended: bool
-    #: The run's terminal status once the stream closed.
-    end_status: AgentRunStatus | None
-    #: True once the stream will not reconnect (ended, closed, or a fatal error).
-    stopped: bool
-
-
-def new_client_id() -> str:
-    return f"{CLIENT_ID_PREFIX}{uuid.uuid4().hex}"
-
-
-def retry_after(response: httpx.Response, default: float) -> float:
-    try:
-        return min(float(response.headers.get("retry-after", default)), MAX_RETRY_AFTER_S)
-    except ValueError:
-        return default
-
-
-def retryable(response: httpx.Response) -> bool:
-    return response.status_code >= 500 or response.status_code == 429
-
-
-def validate_content(content: str) -> str:
-    text = content.strip()
-    if not text:
-        raise ValueError("Message content must not be empty or only whitespace.")
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise ValueError(
-            f"Message content is {len(text):,} characters; the limit is {MAX_MESSAGE_CHARS:,}."
-        )
-    return text
-
-
-class AgentChat:
-    """A live chat with one agent run. Thread-safe; ``close()`` (or ``with``) when done."""
+class ChatClient:
+    """A live chat over one SSE stream and one POST route. Thread-safe; ``close()`` when done."""
 
     def __init__(
         self,
-        run_id: str,
         *,
+        stream_path: str,
+        post_path: str,
         base_url: str,
         token: str,
+        name: str,
         start: bool = True,
         on_change: Callable[[ChatSnapshot], None] | None = None,
         reconnect_max_s: float = RECONNECT_MAX_S,
     ) -> None:
-        self.run_id = run_id
-        self._reconnect_max_s = reconnect_max_s
         self.base_url = base_url.rstrip("/")
+        self.stream_path = stream_path
+        self.post_path = post_path
+        self._name = name
         self._token = token
         self._on_change = on_change
+        self.reconnect_max_s = reconnect_max_s
         self._lock = threading.Condition()
-        self._by_id: dict[str, AgentMessage] = {}
-        self._pending: dict[str, AgentMessage] = {}
-        self._last_event_id: str | None = None
-        self._error: str | None = None
+        self.state = Conversation()
         self._connected = False
-        self._end_status: AgentRunStatus | None = None
+        self._end_status: StrEnum | None = None
         self._stopped = False
         self._closed = False
-        self._version = 0
         self._snapshot: ChatSnapshot | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._outbox: asyncio.Queue[tuple[str, str]] | None = None
+        self._outbox: Outbox | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._loop_ready = threading.Event()
         if start:
@@ -175,16 +107,11 @@ class AgentChat:
 
     def snapshot(self) -> ChatSnapshot:
         with self._lock:
-            if self._snapshot is None or self._snapshot.version != self._version:
-                confirmed = sorted(self._by_id.values(), key=lambda m: m.cursor)
-                pending = [m for i, m in self._pending.items() if i not in self._by_id]
-                self._snapshot = ChatSnapshot(
-                    version=self._version,
-                    messages=(*confirmed, *pending),
-                    pending_ids=frozenset(self._pending),
-                    error=self._error,
-                    is_connected=self._connected,
-                    ended=self._end_status is not None,
+            state = self.state
+            if self._snapshot is None or self._snapshot.version != state.version:
+                self._snapshot = ChatSnapshot.of(
+                    state,
+                    connected=self._connected,
                     end_status=self._end_status,
                     stopped=self._stopped,
                 )
@@ -209,12 +136,12 @@ class AgentChat:
     @property
     def last_event_id(self) -> str | None:
         with self._lock:
-            return self._last_event_id
+            return self.state.last_event_id
 
     def wait_for_change(self, version: int, timeout: float | None = None) -> ChatSnapshot:
         """Block until the version passes ``version`` (or the timeout); the snapshot then."""
         with self._lock:
-            self._lock.wait_for(lambda: self._version > version, timeout)
+            self._lock.wait_for(lambda: self.state.version > version, timeout)
         return self.snapshot()
 
     def wait_until(self, predicate: Callable[[ChatSnapshot], bool], timeout: float) -> ChatSnapshot:
@@ -228,47 +155,51 @@ class AgentChat:
             current = self.wait_for_change(current.version, remaining)
         return current
 
-    # --- sending --------------------------------------------------------------------
+    # --- sending and withdrawing ---------------------------------------------------------
 
-    def send_message(self, content: str) -> str:
+    def send_message(self, content: str, *, mode: DeliveryMode | None = None) -> str:
         """Show ``content`` at once and POST it in the background; returns its client id.
 
         Raises ``ValueError`` for empty or over-long content and ``ChatEndedError``
-        once the run has ended or the chat is closed.
+        once the conversation has ended or the chat is closed.
         """
         text = validate_content(content)
-        client_id = new_client_id()
-        optimistic = AgentMessage(
-            id=client_id,
-            run_id=self.run_id,
-            feature_id="",
-            project_id="",
-            sender=MessageSender.USER,
-            content=text,
-            timestamp=iso(utc_now()),
-            cursor="",
-        )
         with self._lock:
             if self._closed:
                 raise ChatEndedError("This chat is closed.")
-            if self._end_status is not None:
+            if self.state.ended:
                 raise ChatEndedError("This conversation has ended.")
-            self._pending[client_id] = optimistic
+            optimistic = self.state.add_optimistic(text, mode=mode)
             self._changed()
         loop, outbox = self._loop, self._outbox
         if loop is None or outbox is None:
             raise ChatEndedError("This chat is not started.")
-        loop.call_soon_threadsafe(outbox.put_nowait, (client_id, text))
-        return client_id
+        loop.call_soon_threadsafe(outbox.put_nowait, (optimistic.id, text, mode))
+        return optimistic.id
+
+    def withdraw(self, run_id: str, message_id: str) -> bool:
+        """``DELETE`` a message not yet delivered; False (and ``error`` set) when refused."""
+        timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+        headers = {"Authorization": f"Bearer {self._token}"}
+        path = f"/api/agent-runs/{run_id}/messages/{message_id}"
+        try:
+            with httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout) as http:
+                response = http.delete(path)
+        except httpx.TransportError as error:
+            self.update(partial(Conversation.fail, detail=f"Not withdrawn: {unreachable(error)}."))
+            return False
+        if response.status_code in (200, 204):
+            self.update(partial(Conversation.withdrawn, message_id=message_id, run_id=run_id))
+            return True
+        self.update(partial(Conversation.fail, detail=f"Not withdrawn: {detail_of(response)}"))
+        return False
 
     # --- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
         if self._thread is not None:
             return
-        self._thread = threading.Thread(
-            target=self._thread_main, name=f"agent-chat {self.run_id}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._thread_main, name=self._name, daemon=True)
         self._thread.start()
         self._loop_ready.wait(CLOSE_JOIN_TIMEOUT_S)
 
@@ -284,12 +215,9 @@ class AgentChat:
                 loop.call_soon_threadsafe(self._cancel_tasks)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(CLOSE_JOIN_TIMEOUT_S)
-        with self._lock:
-            self._connected = False
-            self._stopped = True
-            self._changed()
+        self.set(connected=False, stopped=True)
 
-    def __enter__(self) -> AgentChat:
+    def __enter__(self) -> ChatClient:
         return self
 
     def __exit__(
@@ -304,41 +232,25 @@ class AgentChat:
 
     def _changed(self) -> None:
         """Bump the version and wake waiters; the caller holds the lock."""
-        self._version += 1
+        self.state.version += 1
         self._lock.notify_all()
 
-    def _notify(self) -> None:
+    def update(self, change: Callable[[Conversation], None]) -> None:
+        with self._lock:
+            change(self.state)
+            self._changed()
         if self._on_change is not None:
             try:
                 self._on_change(self.snapshot())
             except Exception:
                 log.exception("chat on_change callback failed")
 
-    def _apply(self, message: AgentMessage) -> None:
-        """A server copy: replaces its optimistic copy; a receipt notice updates its target."""
-        with self._lock:
-            self._pending.pop(message.id, None)
-            if message.id not in self._by_id:
-                self._by_id[message.id] = message
-            target = self._by_id.get(message.receipt_for) if message.receipt_for else None
-            if target is not None and message.receipt is not None:
-                self._by_id[target.id] = target.model_copy(update={"receipt": message.receipt})
-            self._changed()
-        self._notify()
-
-    def _roll_back(self, client_id: str, error: str) -> None:
-        with self._lock:
-            self._pending.pop(client_id, None)
-            self._error = error
-            self._changed()
-        self._notify()
-
-    def _set(self, **changes: Any) -> None:
-        with self._lock:
+    def set(self, **changes: Any) -> None:
+        def assign(_: Conversation) -> None:
             for name, value in changes.items():
                 setattr(self, f"_{name}", value)
-            self._changed()
-        self._notify()
+
+        self.update(assign)
 
     # --- the background thread --------------------------------------------------------
 
@@ -361,8 +273,8 @@ class AgentChat:
             base_url=self.base_url, headers=headers, timeout=timeout
         ) as http:
             self._tasks = [
-                asyncio.create_task(self._stream_forever(http)),
-                asyncio.create_task(self._send_forever(http)),
+                asyncio.create_task(stream_forever(self, http)),
+                asyncio.create_task(send_forever(self, http, self._outbox)),
             ]
             self._loop_ready.set()
             if self._closed:
@@ -373,85 +285,34 @@ class AgentChat:
         for task in self._tasks:
             task.cancel()
 
-    async def _stream_forever(self, http: httpx.AsyncClient) -> None:
-        delay = RECONNECT_INITIAL_S
-        stream_url = f"/api/agent-runs/{self.run_id}/messages/stream"
-        stream_timeout = httpx.Timeout(STREAM_READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
-        while True:
-            headers = {"Accept": "text/event-stream"}
-            if self._last_event_id is not None:
-                headers["Last-Event-ID"] = self._last_event_id
-            try:
-                async with http.stream(
-                    "GET", stream_url, headers=headers, timeout=stream_timeout
-                ) as response:
-                    if response.status_code != 200:
-                        await response.aread()
-                        detail = detail_of(response)
-                        if response.status_code in FATAL_STREAM_STATUSES:
-                            self._set(error=detail, connected=False, stopped=True)
-                            return
-                        self._set(error=detail, connected=False)
-                        await asyncio.sleep(retry_after(response, delay))
-                        continue
-                    self._set(connected=True, error=None)
-                    delay = RECONNECT_INITIAL_S
-                    async for sse in EventSource(response).aiter_sse():
-                        if sse.retry is not None:
-                            delay = sse.retry / 1000
-                        if sse.event == "close":
-                            status = AgentRunStatus(json.loads(sse.data)["status"])
-                            self._set(end_status=status, connected=False, stopped=True)
-                            return
-                        if sse.event != "message" or not sse.data:
-                            continue
-                        try:
-                            message = AgentMessage.model_validate_json(sse.data)
-                        except ValidationError:
-                            log.warning("skipped a malformed stream event %r", sse.id)
-                            continue
-                        with self._lock:
-                            self._last_event_id = sse.id or message.cursor
-                        self._apply(message)
-            except httpx.HTTPError as error:
-                self._set(error=f"The chat stream was interrupted: {error}", connected=False)
-            else:
-                self._set(connected=False)  # the server ended the stream without close
-            wait = delay * (1 + random.uniform(0, RECONNECT_JITTER))  # noqa: S311 - jitter
-            await asyncio.sleep(wait)
-            delay = min(max(delay, RECONNECT_INITIAL_S) * RECONNECT_FACTOR, self._reconnect_max_s)
 
-    async def _send_forever(self, http: httpx.AsyncClient) -> None:
-        assert self._outbox is not None
-        while True:
-            client_id, text = await self._outbox.get()
-            await self._deliver(http, client_id, text)
+class AgentChat(ChatClient):
+    """The chat of one agent run (``/api/agent-runs/{runId}/messages``)."""
 
-    async def _deliver(self, http: httpx.AsyncClient, client_id: str, text: str) -> None:
-        url = f"/api/agent-runs/{self.run_id}/messages"
-        delay = SEND_RETRY_INITIAL_S
-        problem = "no attempt was made"
-        for _ in range(SEND_MAX_ATTEMPTS):
-            try:
-                response = await http.post(url, json={"content": text, "id": client_id})
-            except httpx.TransportError as error:
-                problem = f"the service could not be reached ({error.__class__.__name__})"
-            else:
-                if response.status_code in (200, 201):
-                    self._apply(AgentMessage.model_validate(response.json()))
-                    with self._lock:
-                        self._error = None
-                        self._changed()
-                    return
-                if not retryable(response):
-                    self._roll_back(client_id, detail_of(response))
-                    return
-                problem = detail_of(response)
-                delay = max(delay, retry_after(response, delay))
-            await asyncio.sleep(delay)
-            delay = min(delay * RECONNECT_FACTOR, SEND_RETRY_MAX_S)
-        self._roll_back(
-            client_id, f"The message was not sent after {SEND_MAX_ATTEMPTS} attempts: {problem}."
+    def __init__(self, run_id: str, *, base_url: str, token: str, **options: Any) -> None:
+        self.run_id = run_id
+        super().__init__(
+            stream_path=f"/api/agent-runs/{run_id}/messages/stream",
+            post_path=f"/api/agent-runs/{run_id}/messages",
+            base_url=base_url,
+            token=token,
+            name=f"agent-chat {run_id}",
+            **options,
+        )
+
+
+class FeatureChat(ChatClient):
+    """A feature's whole conversation, across its steps (``/api/features/{featureId}/messages``)."""
+
+    def __init__(self, feature_id: str, *, base_url: str, token: str, **options: Any) -> None:
+        self.feature_id = feature_id
+        super().__init__(
+            stream_path=f"/api/features/{feature_id}/messages/stream",
+            post_path=f"/api/features/{feature_id}/messages",
+            base_url=base_url,
+            token=token,
+            name=f"feature-chat {feature_id}",
+            **options,
         )
 
 

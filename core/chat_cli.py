@@ -16,7 +16,9 @@ from collections.abc import Sequence
 import httpx
 
 from core.agents import persona
-from core.chat import (
+from core.chat import AgentChat
+from core.chat_state import new_client_id
+from core.chat_wire import (
     CONNECT_TIMEOUT_S,
     DEFAULT_API_URL,
     RECONNECT_FACTOR,
@@ -24,8 +26,6 @@ from core.chat import (
     SEND_MAX_ATTEMPTS,
     SEND_RETRY_INITIAL_S,
     SEND_RETRY_MAX_S,
-    AgentChat,
-    new_client_id,
     retry_after,
     retryable,
     validate_content,

@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator, Mapping
 from functools import cache
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -31,6 +31,7 @@ from core.models import (
     AgentMessage,
     AgentRun,
     AgentRunStatus,
+    DeliveryMode,
     Feature,
     LogLine,
     MessageSender,
@@ -46,6 +47,9 @@ DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_PAGE_SIZE = 1_000
 #: Status of an ``ApiUnavailable``: no HTTP answer was received.
 NO_RESPONSE = 0
+
+if TYPE_CHECKING:
+    from core.chat import FeatureChat
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -353,6 +357,32 @@ class ApiClient:
         if message_id is not None:
             body["id"] = message_id
         return self._one(AgentMessage, "POST", f"/api/agent-runs/{run_id}/messages", json=body)
+
+    def post_feature_message(
+        self,
+        feature_id: str,
+        content: str,
+        *,
+        message_id: str | None = None,
+        mode: DeliveryMode | None = None,
+    ) -> AgentMessage:
+        """A user message to a feature's conversation (its running step, or the next one)."""
+        body: dict[str, Any] = {"content": content}
+        if message_id is not None:
+            body["id"] = message_id
+        if mode is not None:
+            body["mode"] = mode.value
+        return self._one(AgentMessage, "POST", f"/api/features/{feature_id}/messages", json=body)
+
+    def withdraw_message(self, run_id: str, message_id: str) -> None:
+        """Withdraw a user message not yet sent or delivered (``ApiError`` 409 once it was)."""
+        self._send("DELETE", f"/api/agent-runs/{run_id}/messages/{message_id}")
+
+    def open_feature_chat(self, feature_id: str) -> FeatureChat:
+        """A live ``core.chat.FeatureChat`` on the feature's stream (close it when done)."""
+        from core.chat import FeatureChat  # core.chat imports this module
+
+        return FeatureChat(feature_id, base_url=self.base_url, token=self.token)
 
     def mark_read(self, run_id: str, cursor: str) -> ReadMarker:
         """Move the run's read marker (clears the agent's unread badge)."""

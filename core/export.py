@@ -71,6 +71,13 @@ COLUMNS: tuple[str, ...] = (
     "receiptDeliveredAt",
     "receiptReason",
     "receiptFor",
+    "receiptChannel",
+    #: What the message's run cost as the agent reported it (``AgentRun.usage``); empty
+    #: where the runner reports nothing (the demo agent).
+    "runTurns",
+    "runInputTokens",
+    "runOutputTokens",
+    "runCostUsd",
 )
 
 
@@ -162,7 +169,17 @@ def rows_to_frame(
         "receiptDeliveredAt": pc.struct_field(receipt, "deliveredAt"),
         "receiptReason": pc.struct_field(receipt, "reason"),
         "receiptFor": source["receiptFor"],
+        "receiptChannel": pc.struct_field(receipt, "channel"),
     }
+    used = {k: r.usage for k, r in runs.items() if r.usage is not None}
+    columns["runTurns"] = _lookup(run_ids, {k: u.turns for k, u in used.items()}, pa.int64())
+    columns["runInputTokens"] = _lookup(
+        run_ids, {k: u.input_tokens for k, u in used.items()}, pa.int64()
+    )
+    columns["runOutputTokens"] = _lookup(
+        run_ids, {k: u.output_tokens for k, u in used.items()}, pa.int64()
+    )
+    columns["runCostUsd"] = _lookup(run_ids, {k: u.cost_usd for k, u in used.items()}, pa.float64())
     table = pa.table(columns)
     if len(table):
         order = pc.sort_indices(

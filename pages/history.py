@@ -3,7 +3,9 @@
 The data comes from ``core.export.export_messages`` (the API, page by page),
 with a progress bar while it loads; it is kept in the session per
 project/feature/run until "Reload". Sender and type filters apply locally.
-Downloads (CSV, Parquet, JSON) are the filtered rows, built with pandas.
+Downloads (CSV, Parquet, JSON) are the filtered rows, built with pandas; with
+one feature chosen, also its conversation merged with the pipeline timeline as
+Markdown (``core.export.export_feature_markdown``), for a bug report or a PR.
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ import pandas as pd
 import streamlit as st
 
 from core.agents import persona
-from core.export import FORMATS, MEDIA_TYPES, ExportProgress, export_messages, to_bytes
+from core.export import (
+    FORMATS,
+    MEDIA_TYPES,
+    ExportProgress,
+    export_feature_markdown,
+    export_messages,
+    to_bytes,
+)
 from core.models import MessageSender, MessageType
 from pages.lib.api import api_guard, call, get_client
 from pages.lib.history import filter_frame, messages_over_time, reply_delays
@@ -26,6 +35,7 @@ ensure_router()
 
 ALL = "All"
 CACHE_KEY = "oma_history"
+MARKDOWN_KEY = "oma_history_md"
 TABLE_COLUMNS = [
     "timestamp",
     "featureName",
@@ -104,8 +114,10 @@ if reload or not isinstance(cached, tuple) or cached[0] != scope:
         frame = export_messages(
             client, project_id=scope[0], feature_id=scope[1], run_id=scope[2], progress=on_progress
         )
+        markdown = export_feature_markdown(client, feature_id=scope[1]) if scope[1] else None
     bar.empty()
     st.session_state[CACHE_KEY] = (scope, frame, time.strftime("%H:%M:%S"))
+    st.session_state[MARKDOWN_KEY] = markdown
 else:
     frame = cached[1]
 loaded_at = st.session_state[CACHE_KEY][2]
@@ -117,8 +129,9 @@ st.caption(
 st.dataframe(shown[TABLE_COLUMNS], hide_index=True, width="stretch", height=360)
 
 stem = f"omakase-{project.name.lower().replace(' ', '-')}-messages"
-buttons = st.columns(3)
-for column, fmt in zip(buttons, FORMATS, strict=True):
+markdown = st.session_state.get(MARKDOWN_KEY)
+buttons = st.columns(4 if markdown else 3)
+for column, fmt in zip(buttons, FORMATS, strict=False):
     column.download_button(
         f"Download {fmt.upper()}",
         data=to_bytes(shown, fmt),
@@ -127,6 +140,18 @@ for column, fmt in zip(buttons, FORMATS, strict=True):
         key=f"oma_dl_{fmt}",
         width="stretch",
         on_click="ignore",
+    )
+if markdown and feature is not None:
+    buttons[-1].download_button(
+        "Download Markdown",
+        data=markdown.encode("utf-8"),
+        file_name=f"omakase-{feature.name.lower().replace(' ', '-')}-conversation.md",
+        mime="text/markdown",
+        key="oma_dl_md",
+        width="stretch",
+        on_click="ignore",
+        help="The feature's conversation with its steps, receipts and questions "
+        '("Human guidance incorporated"), for a bug report or a PR body',
     )
 
 if not shown.empty:

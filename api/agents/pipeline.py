@@ -39,7 +39,7 @@ from api.agents.steps import ActiveStep, outcome_of
 from api.services.bus import MessageBus
 from api.services.status import announce, report_status
 from api.settings import RunnerKind, Settings
-from api.store.agents import list_agents, update_agent
+from api.store.agents import release_agent, update_agent
 from api.store.claims import FeatureClaim, finish_pipeline, save_checkpoint
 from api.store.db import Db
 from api.store.errors import ConflictError
@@ -303,18 +303,10 @@ class FeaturePipeline:
         self.set_agent_idle(run, status)
 
     def set_agent_idle(self, run: AgentRun, status: AgentStatus) -> None:
-        """The agent is free again, unless another feature's run took it over meanwhile."""
-        agents = {a.role: a for a in list_agents(self.host.db, project_id=run.project_id)}
-        agent = agents.get(run.role)
-        if agent is not None and agent.current_run_id not in (None, run.id):
-            return
-        update_agent(
-            self.host.db,
-            project_id=run.project_id,
-            role=run.role,
-            status=status,
-            current_run_id=None,
-            current_feature_id=None,
+        """The agent is free again, unless another feature's run took it over meanwhile
+        (a conditional write: read-then-write would race that run's start)."""
+        release_agent(
+            self.host.db, project_id=run.project_id, role=run.role, run_id=run.id, status=status
         )
 
     def _finish(self, decision: Decision) -> None:

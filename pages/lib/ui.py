@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.agents import persona
 from core.models import Agent, AgentStatus, FeatureStatus
-from pages.lib.thread import role_badge
+from pages.lib.render import role_badge
 
 STYLESHEET = Path(__file__).resolve().parents[2] / "static" / "oma.css"
 
@@ -47,8 +47,15 @@ def feature_badge(status: FeatureStatus) -> str:
 
 
 def agent_card_html(
-    agent: Agent, *, feature_name: str | None, step: int | None, run_status: str | None
+    agent: Agent,
+    *,
+    feature_name: str | None,
+    step: int | None,
+    run_status: str | None,
+    waiting: bool = False,
+    cost: str | None = None,
 ) -> str:
+    """A card; a waiting agent (it asked you a question) gets its own colour and badge."""
     who = persona(agent.role)
     unread = (
         f'<span class="oma-unread oma-card-unread" title="unread messages">{agent.unread_count}'
@@ -56,18 +63,33 @@ def agent_card_html(
         if agent.unread_count
         else ""
     )
-    if agent.status is AgentStatus.RUNNING and feature_name is not None:
+    dot = status_dot(agent.status)
+    kind = ""
+    if waiting:
+        kind = " oma-card-waiting"
+        dot = '<span class="oma-badge oma-badge-waiting">waiting for you</span>'
+        doing = f"{escape(agent.name)} is waiting for you"
+        if feature_name is not None:
+            doing += f" · {escape(feature_name)} · step {step or '?'}"
+        hint = "Click to answer"
+    elif agent.status is AgentStatus.RUNNING and feature_name is not None:
         doing = f"{escape(feature_name)} · step {step or '?'}"
         if run_status:
             doing += f" · {escape(run_status)}"
-        hint = "Click to chat"
+        hint = "Click to open the conversation"
     else:
         doing = escape(agent.status.value.capitalize())
-        hint = "Idle: nothing to chat with" if agent.status is AgentStatus.IDLE else ""
+        if feature_name is not None:
+            doing += f" · last: {escape(feature_name)}"
+            hint = "Click to open its last conversation"
+        else:
+            hint = "Idle: nothing to chat with" if agent.status is AgentStatus.IDLE else ""
+    if cost is not None and feature_name is not None:
+        doing += f' · <span class="oma-card-cost">{escape(cost)} so far</span>'
     return (
-        f'<div class="oma-glass oma-card" data-role="{agent.role.value}">'
+        f'<div class="oma-glass oma-card{kind}" data-role="{agent.role.value}">'
         f'<div class="oma-card-head"><span class="oma-mascot">{who.mascot}</span>'
-        f'<span class="oma-card-name">{escape(agent.name)}</span>{status_dot(agent.status)}'
+        f'<span class="oma-card-name">{escape(agent.name)}</span>{dot}'
         f"{unread}</div>"
         f"<div>{role_badge(agent.role)}</div>"
         f'<div class="oma-card-line">{doing}</div>'

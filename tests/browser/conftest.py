@@ -50,14 +50,19 @@ class Stack:
 def stack(
     engine: LocalEngine, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
-    """The stack of a test module; a module's ``DASHBOARD_ENV`` configures the dashboard."""
+    """The stack of a test module; a module's ``DASHBOARD_ENV`` configures the dashboard,
+    its ``API_ENV`` the API (e.g. a slower monitor, so a message stays queued)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's chromium")
     logs = tmp_path_factory.mktemp("browser-logs")
     prefix = unique_prefix()
     db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
     ensure_tables(db)
-    env = {**PIPELINE_ENV, "OMAKASE_WORKSPACE_ROOT": str(logs / "workspaces")}
+    env = {
+        **PIPELINE_ENV,
+        **getattr(request.module, "API_ENV", {}),
+        "OMAKASE_WORKSPACE_ROOT": str(logs / "workspaces"),
+    }
     with ApiServer(
         endpoint=engine.endpoint, prefix=prefix, token=TOKEN, log_path=logs / "api.log", env=env
     ) as api:

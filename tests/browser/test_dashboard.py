@@ -54,7 +54,8 @@ def open_project(page: Page, stack: Stack, scenario: Scenario) -> None:
 
 def open_chat_from_card(page: Page) -> None:
     page.get_by_role("button", name="Chat with Miso").click()
-    expect(page.locator(".oma-chat-title")).to_contain_text("Miso")
+    expect(page.locator(".oma-chat-title")).to_contain_text(FEATURE)
+    expect(page.locator(".oma-chat-feature")).to_contain_text("Miso")
 
 
 def chat_input(page: Page) -> Locator:
@@ -94,14 +95,13 @@ def test_chat_with_a_running_agent(stack: Stack, page: Page, artifacts_dir: Path
 
     # An idle agent opens nothing and says why.
     page.get_by_role("button", name="Koji is idle").click()
-    expect(page.get_by_text("Koji is idle: no run is in progress")).to_be_visible()
+    expect(page.get_by_text("Koji is idle: no run yet")).to_be_visible()
     expect(page.locator(".oma-chat-title")).to_have_count(0)
 
     # Its status notices are unread until the chat opens.
     expect(page.locator('[data-role="architect"] .oma-unread')).to_be_visible()
     open_chat_from_card(page)
     expect(page.get_by_text(EMPTY_STATE)).to_be_visible()
-    expect(page.locator(".oma-chat-feature")).to_contain_text(FEATURE)
     expect(page.locator('[data-role="architect"] .oma-unread')).to_have_count(0)
 
     navigations: list[str] = []
@@ -150,7 +150,7 @@ def test_reopen_from_a_log_tag_then_cancel_ends_it(stack: Stack, page: Page) -> 
     # The chat stays open across a page switch.
     page.get_by_role("link", name=re.compile("History")).click()
     expect(page.get_by_role("heading", name="History & export")).to_be_visible()
-    expect(page.locator(".oma-chat-title")).to_contain_text("Miso")
+    expect(page.locator(".oma-chat-title")).to_contain_text(FEATURE)
 
     stack.client.cancel_run(scenario.run.id)
     expect(page.get_by_text(ENDED)).to_be_visible()

@@ -86,7 +86,9 @@ def test_refused_send_is_rolled_back_with_the_reason(
         set_run_status(stream_db, run_id=run.id, status=AgentRunStatus.COMPLETED)
         chat.send_message("too late")
         after = chat.wait_until(lambda s: s.error is not None, WAIT_S)
-        assert after.error == f"Agent run {run.id} is no longer active (completed)."
+        assert after.error == (
+            f'Not sent: "too late" — Agent run {run.id} is no longer active (completed).'
+        )
         assert after.messages == ()
         assert after.pending_ids == frozenset()
 

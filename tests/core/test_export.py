@@ -22,9 +22,11 @@ from core.export import (
     ExportProgress,
     export_feature_markdown,
     export_messages,
+    rows_to_frame,
     to_bytes,
 )
-from core.models import AgentRun, AgentRunCreate, AgentRunRole
+from core.export_runs import RUN_COLUMNS, runs_frame
+from core.models import AgentRun, AgentRunCreate, AgentRunRole, RunUsage
 from infra.local_engine import LocalEngine
 from tests.conftest import TOKEN, engine_settings, unique_prefix
 from tests.support.http import as_httpx
@@ -181,3 +183,46 @@ def test_csv_neutralises_spreadsheet_formulas() -> None:
     assert list(back["step"]) == list(range(8))
     # Parquet and JSON keep the text exactly (they are data, not spreadsheets).
     assert list(pd.read_parquet(io.BytesIO(to_bytes(frame, "parquet")))["content"])[:6] == hostile
+
+
+def test_the_export_carries_what_each_run_cost() -> None:
+    usage = RunUsage(turns=4, input_tokens=2_000, output_tokens=500, cost_usd=0.125)
+    paid, free = (
+        AgentRun(
+            id=run_id,
+            project_id="prj",
+            feature_id="ftr",
+            role=AgentRunRole.CODER,
+            started_at=f"2026-11-30T10:0{n}:00.000000Z",
+            updated_at=f"2026-11-30T10:0{n}:00.000000Z",
+            usage=usage if n == 0 else None,
+        )
+        for n, run_id in enumerate(("run_paid", "run_free"))
+    )
+    rows = [
+        {
+            "id": f"m{n}",
+            "runId": run.id,
+            "featureId": "ftr",
+            "projectId": "prj",
+            "sender": "agent",
+            "content": "done",
+            "timestamp": f"2026-11-30T10:0{n}:01.000000Z",
+            "cursor": "1",
+            "receipt": {"state": "delivered", "channel": "live"} if n == 0 else None,
+        }
+        for n, run in enumerate((paid, free))
+    ]
+    frame = rows_to_frame(rows, {paid.id: paid, free.id: free}, {"ftr": "Broth"})
+    assert list(frame.columns) == list(COLUMNS)
+    assert frame["runCostUsd"].tolist()[0] == 0.125
+    assert pd.isna(frame["runCostUsd"].tolist()[1])
+    assert frame["runTurns"].tolist()[0] == 4
+    assert frame["receiptChannel"].tolist()[0] == "live"
+
+    runs = runs_frame([free, paid], {"ftr": "Broth"})
+    assert list(runs.columns) == list(RUN_COLUMNS)
+    assert runs["runId"].tolist() == ["run_paid", "run_free"]
+    assert runs["costUsd"].sum() == 0.125
+    assert runs["inputTokens"].tolist()[0] == 2_000
+    assert pd.isna(runs["turns"].tolist()[1])

@@ -1,14 +1,19 @@
 """A small in-memory stand-in for ``core.client.ApiClient``, for AppTest page-logic tests.
 
 It implements only what the pages call, with the API's semantics (cursors,
-``since``, idempotent client ids, read markers, unread counts), and can be told
-to fail like the real client does (``ApiError`` / ``ApiUnavailable``). The real
-client against the real API is what the browser tests use.
+``since``, idempotent client ids, read markers, unread counts, Contract v2's
+feature POST with modes and withdrawal), and can be told to fail like the real
+client does (``ApiError`` / ``ApiUnavailable``). ``open_feature_chat`` returns
+a ``FakeFeatureChat`` (fake_chat.py): the real ``Conversation`` state fed synchronously from
+``feed`` (every stored message and update, in order: the feature stream). The
+real client against the real API is what the browser tests use.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from core.agents import PIPELINE_ROLES, persona
 from core.client import ApiError
@@ -20,6 +25,7 @@ from core.models import (
     AgentRunRole,
     AgentRunStatus,
     AgentStatus,
+    DeliveryMode,
     DeliveryReceipt,
     Feature,
     FeatureStatus,
@@ -29,7 +35,11 @@ from core.models import (
     Project,
     ReadMarker,
     ReceiptState,
+    RunUsage,
 )
+
+if TYPE_CHECKING:
+    from tests.pages.fake_chat import FakeFeatureChat
 
 NOW = "2026-11-24T05:00:00.000000Z"
 
@@ -60,6 +70,11 @@ class FakeApi:
     #: Raise this from ``post_message`` only (a refused send).
     refuse_post: ApiError | None = None
     posts: list[str] = field(default_factory=list)
+    #: Every stored message and every update of one, in order (the feature stream).
+    feed: list[AgentMessage] = field(default_factory=list)
+    #: ``(content, mode)`` of every feature POST.
+    feature_posts: list[tuple[str, DeliveryMode | None]] = field(default_factory=list)
+    withdrawals: list[str] = field(default_factory=list)
 
     # --- scenario helpers -----------------------------------------------------------
 
@@ -68,6 +83,10 @@ class FakeApi:
         role: AgentRunRole = AgentRunRole.CODER,
         status: AgentRunStatus = AgentRunStatus.CODING,
         step: int = 2,
+        *,
+        live: bool = False,
+        usage: RunUsage | None = None,
+        waiting_seconds: float = 0.0,
     ) -> AgentRun:
         run = AgentRun(
             id=f"run_{len(self.runs) + 1}",
@@ -78,10 +97,38 @@ class FakeApi:
             step=step,
             started_at=NOW,
             updated_at=NOW,
+            completed_at=None if status.is_terminal is False else NOW,
+            live=live,
+            usage=usage,
+            waiting_seconds=waiting_seconds,
         )
         self.runs[run.id] = run
         self.messages[run.id] = []
+        self.feature = self.feature.model_copy(
+            update={"current_run_id": run.id, "current_step": step}
+        )
         return run
+
+    def set_status(self, run_id: str, status: AgentRunStatus) -> AgentRun:
+        run = self.runs[run_id].model_copy(update={"status": status})
+        self.runs[run_id] = run
+        return run
+
+    def set_receipt(self, message_id: str, receipt: DeliveryReceipt) -> AgentMessage:
+        """A receipt moved (the stream re-sends the message with it)."""
+        for thread in self.messages.values():
+            for at, message in enumerate(thread):
+                if message.id == message_id:
+                    thread[at] = message.model_copy(update={"receipt": receipt})
+                    self.feed.append(thread[at])
+                    return thread[at]
+        raise KeyError(message_id)
+
+    def end_feature(self, status: FeatureStatus = FeatureStatus.PASSING) -> None:
+        for run_id, run in self.runs.items():
+            if run.is_active:
+                self.set_status(run_id, AgentRunStatus.COMPLETED)
+        self.feature = self.feature.model_copy(update={"status": status})
 
     def add_message(
         self,
@@ -92,6 +139,8 @@ class FakeApi:
         type: MessageType = MessageType.MESSAGE,
         receipt: DeliveryReceipt | None = None,
         message_id: str | None = None,
+        options: list[str] | None = None,
+        mode: DeliveryMode | None = None,
     ) -> AgentMessage:
         thread = self.messages[run_id]
         run = self.runs[run_id]
@@ -109,8 +158,11 @@ class FakeApi:
             receipt=receipt
             if receipt or sender is not MessageSender.USER
             else DeliveryReceipt(state=ReceiptState.QUEUED),
+            options=options,
+            mode=mode,
         )
         thread.append(message)
+        self.feed.append(message)
         return message
 
     def _check(self) -> None:
@@ -193,6 +245,17 @@ class FakeApi:
         ]
         return found[:limit] if limit is not None else found
 
+    def iter_messages(self, run_id: str, *, page_size: int = 1_000) -> Iterator[list[AgentMessage]]:
+        thread = self.list_messages(run_id)
+        for start in range(0, len(thread), page_size):
+            yield thread[start : start + page_size]
+
+    def iter_message_rows(
+        self, run_id: str, *, page_size: int = 1_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        for page in self.iter_messages(run_id, page_size=page_size):
+            yield [m.model_dump(by_alias=True, mode="json") for m in page]
+
     def post_message(
         self, run_id: str, content: str, *, message_id: str | None = None
     ) -> AgentMessage:
@@ -204,6 +267,46 @@ class FakeApi:
             if existing.id == message_id:
                 return existing
         return self.add_message(run_id, content, sender=MessageSender.USER, message_id=message_id)
+
+    def post_feature_message(
+        self,
+        feature_id: str,
+        content: str,
+        *,
+        message_id: str | None = None,
+        mode: DeliveryMode | None = None,
+    ) -> AgentMessage:
+        self._check()
+        if self.refuse_post is not None:
+            raise self.refuse_post
+        active = [r for r in self.runs.values() if r.is_active]
+        if not active and self.feature.status in (FeatureStatus.PASSING, FeatureStatus.FAILING):
+            raise ApiError(409, f"Feature {self.feature.name} has ended.")
+        target = active[-1] if active else list(self.runs.values())[-1]
+        self.feature_posts.append((content, mode))
+        self.posts.append(content)
+        for existing in self.messages[target.id]:
+            if existing.id == message_id:
+                return existing
+        return self.add_message(
+            target.id, content, sender=MessageSender.USER, message_id=message_id, mode=mode
+        )
+
+    def withdraw_message(self, run_id: str, message_id: str) -> None:
+        self._check()
+        for message in self.messages.get(run_id, []):
+            if message.id == message_id:
+                if message.receipt is not None and message.receipt.state is not ReceiptState.QUEUED:
+                    raise ApiError(409, "The message was already sent or delivered.")
+                self.withdrawals.append(message_id)
+                self.set_receipt(message_id, DeliveryReceipt(state=ReceiptState.WITHDRAWN))
+                return
+        raise ApiError(404, f"Message {message_id} does not exist.")
+
+    def open_feature_chat(self, feature_id: str) -> FakeFeatureChat:
+        from tests.pages.fake_chat import FakeFeatureChat  # it reads this fake
+
+        return FakeFeatureChat(self, feature_id)
 
     def mark_read(self, run_id: str, cursor: str) -> ReadMarker:
         self._check()

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from core.chat import AgentChat
-from pages.lib.chat import CHAT_IDLE_CLOSE_S, ChatReaper
+from core.chat import FeatureChat
+from pages.lib.chat_session import CHAT_IDLE_CLOSE_S, ChatReaper
 
 NOWHERE = "http://127.0.0.1:9"
 
 
 def test_the_reaper_closes_only_chats_nobody_looks_at() -> None:
     reaper = ChatReaper()
-    idle = AgentChat("run_idle", base_url=NOWHERE, token="t", start=False)
-    watched = AgentChat("run_watched", base_url=NOWHERE, token="t", start=False)
+    idle = FeatureChat("ftr_idle", base_url=NOWHERE, token="t", start=False)
+    watched = FeatureChat("ftr_watched", base_url=NOWHERE, token="t", start=False)
     reaper.touch(idle, now=0.0)
     reaper.touch(watched, now=0.0)
     assert reaper.reap(CHAT_IDLE_CLOSE_S / 2) == []

@@ -1,0 +1,262 @@
+"""The conversation's HTML, free of Streamlit (unit-tested, benchmarked).
+
+Every piece of message content goes through ``html.escape``: content is
+untrusted text and is never interpreted as HTML or markdown. ``blocks`` turns
+a window of the conversation into HTML blocks with a step divider wherever the
+speaking run changes, and hands back the one open question (it needs real
+buttons, so the Streamlit side draws it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+
+from core.agents import persona
+from core.models import (
+    AgentMessage,
+    AgentRun,
+    AgentRunRole,
+    AgentRunStatus,
+    DeliveryChannel,
+    DeliveryMode,
+    DeliveryReceipt,
+    MessageSender,
+    MessageType,
+    ReceiptState,
+)
+
+USER_ICON = "👤"
+ENDED_TEXT = "This conversation has ended"
+ROLE_TOKENS: dict[AgentRunRole, str] = {role: persona(role).badge_token for role in AgentRunRole}
+#: How each delivery channel reads in a receipt.
+CHANNEL_WORDS: dict[str, str] = {
+    DeliveryChannel.LIVE.value: "live",
+    DeliveryChannel.RELAY.value: "next step",
+    DeliveryChannel.INBOX.value: "inbox",
+    DeliveryChannel.MCP.value: "MCP",
+}
+MODE_WORDS: dict[DeliveryMode, str] = {
+    DeliveryMode.STEER: "send",
+    DeliveryMode.INTERRUPT: "steer now",
+    DeliveryMode.QUEUE: "next step",
+}
+
+
+def clock(timestamp: str) -> str:
+    """``HH:MM:SS`` (UTC) of an ISO timestamp; the raw text when it is not one."""
+    return timestamp[11:19] if len(timestamp) >= 19 and timestamp[10] == "T" else timestamp
+
+
+def role_badge(role: AgentRunRole | None) -> str:
+    if role is None:
+        return ""
+    token = ROLE_TOKENS[role]
+    return f'<span class="oma-badge" style="--tone: var(--{token})">{escape(role.value)}</span>'
+
+
+def step_label(run: AgentRun | None, role: AgentRunRole | None) -> str:
+    """``Step 3 · Koji 🍶 reviewer`` (the plain text of a divider)."""
+    role = run.role if run is not None else role
+    if role is None:
+        return "Step ?"
+    who = persona(role)
+    step = f"Step {run.step}" if run is not None else "Step ?"
+    retry = " · retry" if run is not None and run.attempt > 1 else ""
+    return f"{step} · {who.name} {who.mascot} {role.value}{retry}"
+
+
+def divider_html(run_id: str, run: AgentRun | None, role: AgentRunRole | None) -> str:
+    """A step divider; its text reads ``Step 3 · Koji 🍶 reviewer``."""
+    role = run.role if run is not None else role
+    label = escape(f"Step {run.step}" if run is not None else "Step ?")
+    if role is not None:
+        who = persona(role)
+        label += f" · {escape(who.name)} {who.mascot} {role_badge(role)}"
+    if run is not None and run.attempt > 1:
+        label += " · retry"
+    return (
+        f'<div class="oma-step" data-run="{escape(run_id)}"><span class="oma-step-line"></span>'
+        f'<span class="oma-step-label">{label}</span><span class="oma-step-line"></span></div>'
+    )
+
+
+def where(receipt: DeliveryReceipt) -> str:
+    if receipt.step is None:
+        return "the agent"
+    text = f"step {receipt.step}"
+    if receipt.role is not None:
+        text += f" · {persona(receipt.role).name} ({receipt.role.value})"
+    return text
+
+
+def held_for_next_step(message: AgentMessage, run: AgentRun | None) -> bool:
+    """Queued on purpose: ``queue`` asked of a live step, or held between steps.
+
+    (A step that is not live stores every message as ``queue`` and still hands it
+    to its agent's inbox mid-step, so there "queued" says more than "next step".)
+    """
+    if message.mode is not DeliveryMode.QUEUE:
+        return False
+    return run is None or run.live or not run.is_active
+
+
+def receipt_text(receipt: DeliveryReceipt | None, *, next_step: bool = False) -> str:
+    """The small muted line under a user message: which step got it, and how."""
+    if receipt is None or receipt.state is ReceiptState.QUEUED:
+        return "queued for the next step" if next_step else "queued"
+    channel = CHANNEL_WORDS.get(receipt.channel or "", receipt.channel or "")
+    how = f" · {channel}" if channel else ""
+    if receipt.state is ReceiptState.SENT:
+        return f"sent to {where(receipt)}{how}, waiting for the agent to take it"
+    if receipt.state is ReceiptState.DELIVERED:
+        return f"delivered to {where(receipt)}{how}"
+    if receipt.state is ReceiptState.WITHDRAWN:
+        return "withdrawn: no agent got it"
+    return f"not delivered: {receipt.reason or 'no later step could receive it'}"
+
+
+def user_html(message: AgentMessage, *, sending: bool = False, run: AgentRun | None = None) -> str:
+    state = "sending" if sending else (message.receipt.state.value if message.receipt else "queued")
+    extra = " oma-msg-pending" if sending else ""
+    extra += " oma-msg-withdrawn" if state == ReceiptState.WITHDRAWN.value else ""
+    next_step = held_for_next_step(message, run)
+    receipt = "sending…" if sending else receipt_text(message.receipt, next_step=next_step)
+    waiting = message.receipt is None or message.receipt.state is ReceiptState.QUEUED
+    chosen = message.mode is DeliveryMode.INTERRUPT or next_step
+    mode = (
+        f'<span class="oma-mode">{escape(MODE_WORDS[message.mode])}</span>'
+        if message.mode is not None and chosen and waiting
+        else ""
+    )
+    return (
+        f'<div class="oma-msg oma-msg-user{extra}" data-id="{escape(message.id)}">'
+        f'<div class="oma-avatar">{USER_ICON}</div><div class="oma-msg-body">'
+        f'<div class="oma-msg-meta"><span class="oma-msg-name">You</span>{mode}'
+        f"{escape(clock(message.timestamp))}</div>"
+        f'<div class="oma-bubble">{escape(message.content)}</div>'
+        f'<div class="oma-receipt oma-receipt-{state}">{escape(receipt)}</div></div></div>'
+    )
+
+
+def agent_html(message: AgentMessage, *, open_question: bool = False) -> str:
+    role = message.role
+    who = persona(role) if role is not None else None
+    mascot = who.mascot if who else "🤖"
+    name = escape(who.name) if who else "Agent"
+    kind = ""
+    label = ""
+    if message.type is MessageType.ERROR:
+        kind = " oma-error-msg"
+    elif message.type is MessageType.QUESTION:
+        kind = " oma-question" + (" oma-question-open" if open_question else "")
+        label = '<span class="oma-question-tag">asks you</span>'
+    options = ""
+    if message.type is MessageType.QUESTION and message.options and not open_question:
+        options = '<div class="oma-options">' + "".join(
+            f'<span class="oma-option">{escape(option)}</span>' for option in message.options
+        )
+        options += "</div>"
+    return (
+        f'<div class="oma-msg oma-msg-agent{kind}" data-id="{escape(message.id)}">'
+        f'<div class="oma-avatar">{mascot}</div><div class="oma-msg-body">'
+        f'<div class="oma-msg-meta"><span class="oma-msg-name">{name}</span>'
+        f"{role_badge(role)}{label}{escape(clock(message.timestamp))}</div>"
+        f'<div class="oma-bubble">{escape(message.content)}</div>{options}</div></div>'
+    )
+
+
+def message_html(
+    message: AgentMessage,
+    *,
+    sending: bool = False,
+    open_question: bool = False,
+    run: AgentRun | None = None,
+) -> str:
+    if message.type is MessageType.STATUS:
+        return (
+            f'<div class="oma-status" data-id="{escape(message.id)}">{escape(message.content)}'
+            f" · {escape(clock(message.timestamp))}</div>"
+        )
+    if message.sender is MessageSender.USER:
+        return user_html(message, sending=sending, run=run)
+    return agent_html(message, open_question=open_question)
+
+
+def open_question(
+    messages: Sequence[AgentMessage], runs: Mapping[str, AgentRun]
+) -> AgentMessage | None:
+    """The last question, while its run waits and nobody answered it (it gets buttons)."""
+    for at in range(len(messages) - 1, -1, -1):
+        asked = messages[at]
+        if asked.type is not MessageType.QUESTION:
+            continue
+        run = runs.get(asked.run_id)
+        if run is None or run.status is not AgentRunStatus.WAITING:
+            return None
+        answered = any(
+            later.sender is MessageSender.USER and later.run_id in (asked.run_id, "")
+            for later in messages[at + 1 :]
+        )
+        return None if answered else asked
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Either HTML, or the open question (drawn with option buttons)."""
+
+    html: str = ""
+    question: AgentMessage | None = None
+
+
+def blocks(
+    messages: Sequence[AgentMessage],
+    runs: Mapping[str, AgentRun],
+    *,
+    pending_ids: frozenset[str] = frozenset(),
+    question: AgentMessage | None = None,
+    current_run_id: str | None = None,
+) -> list[Block]:
+    """HTML of a window of the conversation, a step divider before each run's first message."""
+    out: list[Block] = []
+    parts: list[str] = []
+    last_run: str | None = None
+    for message in messages:
+        sending = message.id in pending_ids
+        if not sending and message.run_id and message.run_id != last_run:
+            parts.append(divider_html(message.run_id, runs.get(message.run_id), message.role))
+            last_run = message.run_id
+        if message is question:
+            if parts:
+                out.append(Block(html="".join(parts)))
+                parts = []
+            out.append(Block(question=message))
+            continue
+        parts.append(message_html(message, sending=sending, run=runs.get(message.run_id)))
+    spoken = {m.run_id for m in messages}
+    if current_run_id is not None and current_run_id not in spoken and current_run_id in runs:
+        # A step that has started but not spoken yet still gets its divider.
+        parts.append(divider_html(current_run_id, runs[current_run_id], None))
+    if parts:
+        out.append(Block(html="".join(parts)))
+    return out
+
+
+def empty_html(agent_name: str, feature_name: str) -> str:
+    text = f"Send a message to {agent_name} while they work on {feature_name}"
+    return f'<div class="oma-empty">{escape(text)}</div>'
+
+
+def pending_html(message: AgentMessage, run: AgentRun | None = None) -> str:
+    """One line of the "waiting for delivery" list."""
+    sending = not message.cursor
+    next_step = held_for_next_step(message, run)
+    state = "sending…" if sending else receipt_text(message.receipt, next_step=next_step)
+    preview = message.content if len(message.content) <= 80 else message.content[:77] + "…"
+    return (
+        f'<div class="oma-pending-item" data-id="{escape(message.id)}">'
+        f'<span class="oma-pending-text">{escape(preview)}</span>'
+        f'<span class="oma-pending-state">{escape(state)}</span></div>'
+    )

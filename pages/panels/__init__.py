@@ -1,0 +1,1 @@
+"""Mission control's panels (pages/project_detail.py lays them out in tabs)."""
