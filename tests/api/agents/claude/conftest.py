@@ -14,10 +14,11 @@ from typing import TypeVar
 
 import pytest
 
-from api.store.db import Db
+from api.store.db import Db, ensure_tables, make_client
 from infra.claude_cli import default_claude_bin
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for, wait_for
+from tests.conftest import engine_settings, unique_prefix
 from tests.support.claude_session import claude_env
 from tests.support.fake_model import FakeModel
 from tests.support.fake_model_script import ModelRequest, Predicate
@@ -52,12 +53,22 @@ def model() -> Iterator[FakeModel]:
 
 
 @pytest.fixture(scope="module")
+def claude_db(engine: LocalEngine) -> Db:
+    """Tables of the claude API process alone: a demo API process on the same tables
+    would claim (and run) the claude tests' features, and the other way round."""
+    prefix = unique_prefix()
+    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
+    ensure_tables(db)
+    return db
+
+
+@pytest.fixture(scope="module")
 def claude_agents(
-    engine: LocalEngine, agents_db: Db, model: FakeModel, tmp_path_factory: pytest.TempPathFactory
+    engine: LocalEngine, claude_db: Db, model: FakeModel, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Agents]:
     root = tmp_path_factory.mktemp("claude")
     env = claude_server_env(model, root / "home")
-    server = server_for(agents_db, engine, root, root / "workspaces", **env).start()
+    server = server_for(claude_db, engine, root, root / "workspaces", **env).start()
     try:
         yield Agents(server=server, workspaces=root / "workspaces", timeout=CLAUDE_WAIT_S)
     finally:
