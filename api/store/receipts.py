@@ -10,6 +10,7 @@ newer receipt (``mcp`` replaced by ``inbox``, or ``withdrawn`` by
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from api.store.codec import from_item, to_item, to_value
 from api.store.db import Db
@@ -44,20 +45,22 @@ def advance_receipt(
     allowed = " OR ".join(f"receipt.#state = :s{i}" for i in range(len(lower)))
     condition = "attribute_exists(runId) AND (attribute_not_exists(receipt)"
     condition += f" OR {allowed})" if allowed else ")"
+    request: dict[str, Any] = {
+        "TableName": db.table(AGENT_MESSAGES),
+        "Key": to_item({"runId": run_id, "cursor": cursor}),
+        "UpdateExpression": "SET receipt = :receipt",
+        "ConditionExpression": condition,
+        "ExpressionAttributeValues": {
+            ":receipt": to_value(receipt.model_dump(by_alias=True, exclude_none=True)),
+            **names,
+        },
+        "ReturnValues": "ALL_NEW",
+    }
+    if allowed:  # DynamoDB refuses a name the expression does not use (no lower state)
+        request["ExpressionAttributeNames"] = {"#state": "state"}
     with store_errors("record the delivery receipt"):
         try:
-            raw = db.client.update_item(
-                TableName=db.table(AGENT_MESSAGES),
-                Key=to_item({"runId": run_id, "cursor": cursor}),
-                UpdateExpression="SET receipt = :receipt",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":receipt": to_value(receipt.model_dump(by_alias=True, exclude_none=True)),
-                    **names,
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
+            raw = db.client.update_item(**request)["Attributes"]
         except db.client.exceptions.ConditionalCheckFailedException:
             stored = _message_at(db, run_id=run_id, cursor=cursor)
             return stored, False

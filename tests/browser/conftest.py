@@ -60,6 +60,8 @@ def stack(
     ensure_tables(db)
     env = {
         **PIPELINE_ENV,
+        # The tests post as an agent faster than the per-token rate limit allows.
+        "OMAKASE_AGENT_MESSAGE_BURST": "1000",
         **getattr(request.module, "API_ENV", {}),
         "OMAKASE_WORKSPACE_ROOT": str(logs / "workspaces"),
     }

@@ -67,7 +67,7 @@ def test_api_answers_503_while_the_engine_is_down(tmp_path: Path) -> None:
             assert health.status_code == 503
             assert health.json() == {
                 "status": "unavailable",
-                "detail": "Could not reach the store: the DynamoDB store is unreachable.",
+                "detail": "The store does not answer this API process; its log says why.",
             }
             listing = http.get("/api/projects")
             assert listing.status_code == 503

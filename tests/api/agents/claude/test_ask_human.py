@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from tests.api.agents.claude.conftest import first, role_turn, wait_long
+from tests.api.agents.claude.conftest import CLAUDE_TEST_TIMEOUT_S, first, role_turn, wait_long
 from tests.api.agents.conftest import Agents
 from tests.support.fake_model import FakeModel
 from tests.support.fake_model_script import Rule, Rules, mcp_tool
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(CLAUDE_TEST_TIMEOUT_S)]
 
 
 def run_of(agents: Agents, run_id: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import pytest
 from api.store.db import Db, ensure_tables, make_client
 from infra.local_engine import LocalEngine
 from tests.api.agents.claude.conftest import (
+    CLAUDE_TEST_TIMEOUT_S,
     CLAUDE_WAIT_S,
     claude_server_env,
     first,
@@ -25,7 +26,7 @@ from tests.conftest import engine_settings, unique_prefix
 from tests.support.fake_model import FakeModel
 from tests.support.fake_model_script import Rule, Rules, bash
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(CLAUDE_TEST_TIMEOUT_S)]
 
 
 @pytest.fixture
