@@ -70,6 +70,10 @@ def wait(check: Any, what: str) -> Any:
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def clock_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
 def percentiles(values: list[float]) -> str:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
@@ -105,7 +109,7 @@ def measure_claude(
     engine: LocalEngine, root: Path, steers: int, interrupts: int
 ) -> dict[str, list[float]]:
     figures: dict[str, list[float]] = {}
-    clock_file = root / "stdin-clock.txt"
+    clock_name = ".omakase/stdin-clock.txt"  # in the feature's workspace
     wrapper = root / "claude-with-clock"
     wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m bench.stdin_clock "$@"\n')
     wrapper.chmod(0o755)
@@ -118,11 +122,12 @@ def measure_claude(
         env |= {
             "OMAKASE_RUNNER": "claude",
             "OMAKASE_CLAUDE_BIN": str(wrapper),
-            "STDIN_CLOCK_FILE": str(clock_file),
+            "STDIN_CLOCK_FILE": clock_name,
             "PYTHONPATH": str(Path.cwd()),
         }
         with api(engine, root, "claude", env) as server, server.client() as client:
             feature = new_feature(client, "Live steering bench")
+            clock_file = root / "claude" / feature["id"] / clock_name
             coder = wait(
                 lambda: next((r for r in runs_of(client, feature) if r["role"] == "coder"), None),
                 "the coder",
@@ -133,16 +138,18 @@ def measure_claude(
             )
             url = f"/api/agent-runs/{coder['id']}/messages"
             steer: list[float] = []
+            answered: list[float] = []
             for i in range(steers):
                 message_id = f"bench-steer-{uuid.uuid4().hex[:8]}"
                 line_uuid = message_uuid(message_id)
                 started = time.time()
                 client.post(url, json={"content": f"steer {i}", "id": message_id})
+                answered.append(time.time() - started)
                 arrived = wait(
                     lambda u=line_uuid: next(
                         (
                             float(line.split()[0])
-                            for line in clock_file.read_text().splitlines()
+                            for line in clock_lines(clock_file)
                             if line.endswith(u)
                         ),
                         None,
@@ -151,6 +158,7 @@ def measure_claude(
                 )
                 steer.append(arrived - started)
                 time.sleep(0.2)
+            figures["POST steer → 201 (the message committed; baseline)"] = answered
             figures["POST steer → written to the agent's stdin"] = steer
             interrupt: list[float] = []
             for i in range(interrupts):

@@ -3,7 +3,8 @@
 ``OMAKASE_CLAUDE_BIN=<python> -m bench.stdin_clock`` is not a single path, so the
 bench points the runner at a tiny shell script that execs this module. Every
 stdin line is timestamped (``time.time()``, with its ``uuid``) into
-``$STDIN_CLOCK_FILE`` the moment it arrives, then forwarded to the real CLI.
+``$STDIN_CLOCK_FILE`` (relative to the step's workspace, the one place a sandboxed
+step can write that the bench can read) the moment it arrives, then forwarded.
 """
 
 from __future__ import annotations
