@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -30,16 +31,20 @@ def unique_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}-"
 
 
+def moto_client() -> Any:
+    """A DynamoDB client for moto (call it inside ``mock_aws()``)."""
+    return boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 @pytest.fixture
 def moto_db() -> Iterator[Db]:
     with mock_aws():
-        client = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        db = Db(client=client, prefix="test-")
+        db = Db(client=moto_client(), prefix="test-")
         ensure_tables(db)
         yield db
 
@@ -59,12 +64,17 @@ def engine_settings(engine: LocalEngine, prefix: str, **overrides: object) -> Se
     )
 
 
-@pytest.fixture
-def engine_db(engine: LocalEngine) -> Db:
+def fresh_engine_db(engine: LocalEngine) -> Db:
+    """Tables of their own (a fresh prefix) on ``engine``, created and ready."""
     prefix = unique_prefix()
     db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
     ensure_tables(db)
     return db
+
+
+@pytest.fixture
+def engine_db(engine: LocalEngine) -> Db:
+    return fresh_engine_db(engine)
 
 
 @pytest.fixture(params=["moto", pytest.param("engine", marks=pytest.mark.engine)])

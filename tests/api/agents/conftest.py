@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.conftest import TOKEN, fresh_engine_db
 from tests.support.servers import ApiServer
 
 STEP_SECONDS = "0.2"
@@ -130,10 +130,7 @@ def server_for(
 
 @pytest.fixture(scope="module")
 def agents_db(engine: LocalEngine) -> Db:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
-    return db
+    return fresh_engine_db(engine)
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from api.store.runs import create_run
 from core.models import AgentRun, AgentRunCreate, AgentRunRole
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.conftest import TOKEN, fresh_engine_db
 from tests.support.servers import ApiServer
 
 #: Keep-alive period of the test servers: short, so the keep-alive test is quick.
@@ -24,10 +24,7 @@ TEST_PING_SECONDS = "0.3"
 
 @pytest.fixture(scope="module")
 def stream_db(engine: LocalEngine) -> Db:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
-    return db
+    return fresh_engine_db(engine)
 
 
 def start_api(engine: LocalEngine, db: Db, log_dir: Path, name: str, **env: str) -> ApiServer:
