@@ -22,6 +22,7 @@ from api.settings import Settings
 from api.store.db import Db, ensure_tables, make_client
 from infra.local_engine import LocalEngine
 from tests.support.fake_model_fixtures import fake_model, start_claude  # noqa: F401 - shared
+from tests.support.servers import ApiServer
 
 TOKEN = "test-operator-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -70,6 +71,13 @@ def fresh_engine_db(engine: LocalEngine) -> Db:
     db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
     ensure_tables(db)
     return db
+
+
+def api_on(
+    db: Db, *, endpoint: str, log_path: Path, env: dict[str, str] | None = None
+) -> ApiServer:
+    """An (unstarted) ``python -m api`` on ``db``'s tables at ``endpoint``, with the test token."""
+    return ApiServer(endpoint=endpoint, prefix=db.prefix, token=TOKEN, log_path=log_path, env=env)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from api.store.db import Db
 from core.client import ApiClient
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, fresh_engine_db
+from tests.conftest import TOKEN, api_on, fresh_engine_db
 from tests.support.dashboard import PIPELINE_ENV, DashboardServer
 from tests.support.servers import ApiServer
 
@@ -61,9 +61,7 @@ def stack(
         **getattr(request.module, "API_ENV", {}),
         "OMAKASE_WORKSPACE_ROOT": str(logs / "workspaces"),
     }
-    with ApiServer(
-        endpoint=engine.endpoint, prefix=db.prefix, token=TOKEN, log_path=logs / "api.log", env=env
-    ) as api:
+    with api_on(db, endpoint=engine.endpoint, log_path=logs / "api.log", env=env) as api:
         dashboard = DashboardServer(
             api_url=api.url,
             token=TOKEN,

@@ -28,10 +28,9 @@ from core.export import (
 from core.export_runs import RUN_COLUMNS, runs_frame
 from core.models import AgentRun, AgentRunCreate, AgentRunRole, RunUsage
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, fresh_engine_db
+from tests.conftest import TOKEN, api_on, fresh_engine_db
 from tests.support.http import as_httpx
 from tests.support.process import ROOT
-from tests.support.servers import ApiServer
 
 
 @pytest.fixture
@@ -128,9 +127,7 @@ def test_cli_writes_the_file_and_shows_progress(engine: LocalEngine, tmp_path: P
     env = {"OMAKASE_AUTO_START_FEATURES": "false"}
     log = tmp_path / "api.log"
     with (
-        ApiServer(
-            endpoint=engine.endpoint, prefix=db.prefix, token=TOKEN, log_path=log, env=env
-        ) as server,
+        api_on(db, endpoint=engine.endpoint, log_path=log, env=env) as server,
         ApiClient(server.url, TOKEN) as api,
     ):
         project = api.create_project("CLI")

@@ -20,7 +20,7 @@ from api.store.projects import create_project
 from api.store.runs import create_run
 from core.models import AgentRun, AgentRunCreate, AgentRunRole, FeatureCreate, ProjectCreate
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, fresh_engine_db
+from tests.conftest import api_on, fresh_engine_db
 from tests.support.servers import ApiServer
 
 #: Keep-alive period of the test servers: short, so a dead stream is noticed quickly.
@@ -43,10 +43,9 @@ def agent_headers(client: TestClient, run_id: str) -> dict[str, str]:
 
 def api_server(endpoint: str, db: Db, log_dir: Path, name: str, **env: str) -> ApiServer:
     """An (unstarted) ``python -m api`` on ``db``'s tables, without the feature watcher."""
-    return ApiServer(
+    return api_on(
+        db,
         endpoint=endpoint,
-        prefix=db.prefix,
-        token=TOKEN,
         log_path=log_dir / f"{name}.log",
         env={
             "OMAKASE_STREAM_PING_SECONDS": TEST_PING_SECONDS,

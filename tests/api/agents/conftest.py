@@ -20,7 +20,7 @@ import pytest
 
 from api.store.db import Db
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, fresh_engine_db
+from tests.conftest import api_on, fresh_engine_db
 from tests.support.servers import ApiServer
 
 STEP_SECONDS = "0.2"
@@ -113,10 +113,9 @@ class Agents:
 def server_for(
     db: Db, engine: LocalEngine, log_dir: Path, workspaces: Path, **env: str
 ) -> ApiServer:
-    return ApiServer(
+    return api_on(
+        db,
         endpoint=engine.endpoint,
-        prefix=db.prefix,
-        token=TOKEN,
         log_path=log_dir / "api.log",
         env={
             "OMAKASE_DEMO_STEP_SECONDS": STEP_SECONDS,

@@ -25,7 +25,7 @@ from api.store.db import Db
 from api.store.runs import create_run
 from core.models import AgentRunCreate, AgentRunRole
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, fresh_engine_db
+from tests.conftest import TOKEN, api_on, fresh_engine_db
 from tests.support.servers import ApiServer
 
 WAIT_S = 30.0
@@ -81,10 +81,9 @@ class Stack:
 def stack_fixture(engine: LocalEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     db = fresh_engine_db(engine)
     root = tmp_path_factory.mktemp("mcp")
-    server = ApiServer(
+    server = api_on(
+        db,
         endpoint=engine.endpoint,
-        prefix=db.prefix,
-        token=TOKEN,
         log_path=root / "api.log",
         env={"OMAKASE_AUTO_START_FEATURES": "false", "OMAKASE_WORKSPACE_ROOT": str(root)},
     ).start()

@@ -15,7 +15,7 @@ from api.store.db import Db
 from api.store.runs import create_run
 from core.models import AgentRun, AgentRunCreate, AgentRunRole
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, fresh_engine_db
+from tests.conftest import api_on, fresh_engine_db
 from tests.support.servers import ApiServer
 
 #: Keep-alive period of the test servers: short, so the keep-alive test is quick.
@@ -28,10 +28,9 @@ def stream_db(engine: LocalEngine) -> Db:
 
 
 def start_api(engine: LocalEngine, db: Db, log_dir: Path, name: str, **env: str) -> ApiServer:
-    return ApiServer(
+    return api_on(
+        db,
         endpoint=engine.endpoint,
-        prefix=db.prefix,
-        token=TOKEN,
         log_path=log_dir / f"{name}.log",
         env={"OMAKASE_STREAM_PING_SECONDS": TEST_PING_SECONDS, **env},
     ).start()
