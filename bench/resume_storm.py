@@ -42,8 +42,8 @@ from api.store.messages import list_messages
 from api.store.runs import create_run
 from core.models import AgentRun, AgentRunCreate, AgentRunRole
 from infra.local_engine import LocalEngine
-from tests.reliability.sse_reader import Follower
 from tests.support.servers import ApiServer
+from tests.support.sse_reader import Follower
 
 TOKEN = "storm-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -35,8 +35,8 @@ from api.streaming.hub import STREAM_OPEN_TIMEOUT_S
 from infra.local_engine import LocalEngine, free_port
 from tests.conftest import AUTH, fresh_engine_db
 from tests.reliability.conftest import api_server, seed_run
-from tests.reliability.sse_reader import Follower
 from tests.support.servers import ApiServer
+from tests.support.sse_reader import Follower
 
 pytestmark = pytest.mark.engine
 

@@ -22,9 +22,9 @@ from api.agents.guidance import CLAUDE_FILE
 from api.store.db import Db
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for, wait_for
-from tests.api.streaming.sse import blocks
 from tests.conftest import fresh_engine_db
 from tests.support.servers import ApiServer
+from tests.support.sse import blocks
 
 pytestmark = pytest.mark.engine
 
