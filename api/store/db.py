@@ -20,8 +20,8 @@ from api.settings import (
     DYNAMODB_READ_TIMEOUT_S,
     Settings,
 )
-from api.store.codec import Item, from_item
-from api.store.errors import StoreUnavailableError, store_errors
+from api.store.codec import Item, from_item, to_item
+from api.store.errors import NotFoundError, StoreUnavailableError, store_errors
 from api.store.sequence import SequenceHeads
 from core.tables import ALL_TABLES, TableSpec
 
@@ -72,6 +72,23 @@ def make_db(settings: Settings) -> Db:
     return Db(client=make_client(settings), prefix=settings.table_prefix)
 
 
+def get_or_raise(
+    db: Db, spec: TableSpec, *, key: Item, action: str, missing: str, **kwargs: Any
+) -> Item:
+    """Read one item consistently, or raise ``NotFoundError(missing)`` when it does not exist.
+
+    ``action`` completes the error sentence "Could not <action>: ..."; ``kwargs`` go
+    to GetItem (e.g. a projection).
+    """
+    with store_errors(action):
+        raw = db.client.get_item(
+            TableName=db.table(spec), Key=to_item(key), ConsistentRead=True, **kwargs
+        ).get("Item")
+    if raw is None:
+        raise NotFoundError(missing)
+    return from_item(raw)
+
+
 def query_all(db: Db, *, action: str = "read from the store", **kwargs: Any) -> Iterator[Item]:
     """Run a Query, following ``LastEvaluatedKey`` until the last page.
 
@@ -85,6 +102,19 @@ def query_all(db: Db, *, action: str = "read from the store", **kwargs: Any) -> 
         last = page.get("LastEvaluatedKey")
         if not last:
             return
+        kwargs["ExclusiveStartKey"] = last
+
+
+def query_count(db: Db, *, action: str = "count in the store", **kwargs: Any) -> int:
+    """Run a ``Select="COUNT"`` Query over every page and return the total."""
+    total = 0
+    while True:
+        with store_errors(action):
+            page = db.client.query(**kwargs)
+        total += page.get("Count", 0)
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return total
         kwargs["ExclusiveStartKey"] = last
 
 

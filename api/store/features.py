@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from api.store.codec import from_item, to_item, to_value
-from api.store.db import Db, query_all
-from api.store.errors import InvalidInputError, NotFoundError, store_errors
+from api.store.conditions import ITEM_EXISTS, ITEM_IS_NEW
+from api.store.db import Db, get_or_raise, query_all
+from api.store.errors import InvalidInputError, store_errors
 from api.store.ids import new_id
 from core.models import Feature, FeatureCreate, FeatureStatus, iso, utc_now
 from core.tables import FEATURES
-
-ITEM_IS_NEW = "attribute_not_exists(id)"
-ITEM_EXISTS = "attribute_exists(id)"
 
 
 def create_feature(db: Db, *, project_id: str, data: FeatureCreate) -> Feature:
@@ -46,13 +44,13 @@ def create_feature(db: Db, *, project_id: str, data: FeatureCreate) -> Feature:
 
 def get_feature_item(db: Db, *, feature_id: str) -> dict[str, Any]:
     """The feature's whole item (with the pipeline's claim attributes), read consistently."""
-    with store_errors("read the feature"):
-        raw = db.client.get_item(
-            TableName=db.table(FEATURES), Key=to_item({"id": feature_id}), ConsistentRead=True
-        ).get("Item")
-    if raw is None:
-        raise NotFoundError(f"Feature {feature_id} was not found.")
-    return from_item(raw)
+    return get_or_raise(
+        db,
+        FEATURES,
+        key={"id": feature_id},
+        action="read the feature",
+        missing=f"Feature {feature_id} was not found.",
+    )
 
 
 def get_feature(db: Db, *, feature_id: str) -> Feature:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from api.store.agents import create_agents
-from api.store.codec import from_item, to_item
-from api.store.db import Db, scan_all
-from api.store.errors import NotFoundError, store_errors
+from api.store.codec import to_item
+from api.store.conditions import ITEM_IS_NEW
+from api.store.db import Db, get_or_raise, scan_all
+from api.store.errors import store_errors
 from api.store.ids import new_id
 from core.models import Project, ProjectCreate, iso, utc_now
 from core.tables import PROJECTS
-
-ITEM_IS_NEW = "attribute_not_exists(id)"
 
 
 def create_project(db: Db, *, data: ProjectCreate) -> Project:
@@ -32,13 +31,14 @@ def create_project(db: Db, *, data: ProjectCreate) -> Project:
 
 
 def get_project(db: Db, *, project_id: str) -> Project:
-    with store_errors("read the project"):
-        raw = db.client.get_item(
-            TableName=db.table(PROJECTS), Key=to_item({"id": project_id}), ConsistentRead=True
-        ).get("Item")
-    if raw is None:
-        raise NotFoundError(f"Project {project_id} was not found.")
-    return Project.model_validate(from_item(raw))
+    item = get_or_raise(
+        db,
+        PROJECTS,
+        key={"id": project_id},
+        action="read the project",
+        missing=f"Project {project_id} was not found.",
+    )
+    return Project.model_validate(item)
 
 
 def list_projects(db: Db) -> list[Project]:

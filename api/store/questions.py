@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from api.store.codec import from_item, to_item, to_value
+from api.store.conditions import ITEM_EXISTS
 from api.store.db import Db
 from api.store.errors import ConflictError, store_errors
 from api.store.runs import get_run
@@ -21,14 +22,12 @@ from core.tables import AGENT_RUNS
 
 #: A question opens only on an active run without one.
 QUESTION_OPENS = (
-    "attribute_exists(id) AND attribute_not_exists(openQuestionId) "
+    f"{ITEM_EXISTS} AND attribute_not_exists(openQuestionId) "
     "AND NOT (#status IN (:completed, :failed))"
 )
 QUESTION_IS_OPEN = "openQuestionId = :q"
 #: The check_messages position only moves forward.
-MCP_CURSOR_ADVANCES = (
-    "attribute_exists(id) AND (attribute_not_exists(mcpCursor) OR mcpCursor < :cursor)"
-)
+MCP_CURSOR_ADVANCES = f"{ITEM_EXISTS} AND (attribute_not_exists(mcpCursor) OR mcpCursor < :cursor)"
 
 
 def open_question(db: Db, *, run_id: str, question_id: str) -> AgentRun:

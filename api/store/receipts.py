@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from api.store.codec import from_item, to_item, to_value
-from api.store.db import Db
-from api.store.errors import NotFoundError, store_errors
+from api.store.conditions import MESSAGE_EXISTS
+from api.store.db import Db, get_or_raise
+from api.store.errors import store_errors
 from core.models import RECEIPT_RANK, AgentMessage, DeliveryReceipt, ReceiptState
 from core.tables import AGENT_MESSAGES
 
@@ -42,7 +43,7 @@ def advance_receipt(
     lower = sorted(replaces if replaces is not None else _lower_states(receipt.state))
     names = {f":s{i}": to_value(state.value) for i, state in enumerate(lower)}
     allowed = " OR ".join(f"receipt.#state = :s{i}" for i in range(len(lower)))
-    condition = "attribute_exists(runId) AND (attribute_not_exists(receipt)"
+    condition = f"{MESSAGE_EXISTS} AND (attribute_not_exists(receipt)"
     condition += f" OR {allowed})" if allowed else ")"
     with store_errors("record the delivery receipt"):
         try:
@@ -65,15 +66,14 @@ def advance_receipt(
 
 
 def _message_at(db: Db, *, run_id: str, cursor: str) -> AgentMessage:
-    with store_errors("read the message"):
-        raw = db.client.get_item(
-            TableName=db.table(AGENT_MESSAGES),
-            Key=to_item({"runId": run_id, "cursor": cursor}),
-            ConsistentRead=True,
-        ).get("Item")
-    if raw is None:
-        raise NotFoundError(f"Message {cursor} of run {run_id} was not found.")
-    return AgentMessage.model_validate(from_item(raw))
+    item = get_or_raise(
+        db,
+        AGENT_MESSAGES,
+        key={"runId": run_id, "cursor": cursor},
+        action="read the message",
+        missing=f"Message {cursor} of run {run_id} was not found.",
+    )
+    return AgentMessage.model_validate(item)
 
 
 def mark_reply(db: Db, *, message: AgentMessage, question_id: str) -> None:
@@ -86,7 +86,7 @@ def mark_reply(db: Db, *, message: AgentMessage, question_id: str) -> None:
                 TableName=db.table(AGENT_MESSAGES),
                 Key=to_item({"runId": message.run_id, "cursor": message.cursor}),
                 UpdateExpression="SET replyTo = :q",
-                ConditionExpression="attribute_exists(runId) AND attribute_not_exists(replyTo)",
+                ConditionExpression=f"{MESSAGE_EXISTS} AND attribute_not_exists(replyTo)",
                 ExpressionAttributeValues={":q": to_value(question_id)},
             )
         except db.client.exceptions.ConditionalCheckFailedException:

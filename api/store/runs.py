@@ -6,21 +6,18 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from api.store.codec import from_item, to_item, to_value
-from api.store.db import Db, query_all
-from api.store.errors import ConflictError, NotFoundError, store_errors
+from api.store.conditions import ITEM_EXISTS, ITEM_IS_NEW
+from api.store.db import Db, get_or_raise, query_all
+from api.store.errors import ConflictError, store_errors
 from api.store.ids import new_id
 from core.models import AgentRun, AgentRunCreate, AgentRunStatus, RunUsage, iso, utc_now
 from core.tables import AGENT_RUNS
 
-ITEM_IS_NEW = "attribute_not_exists(id)"
-RUN_EXISTS = "attribute_exists(id)"
 #: A status changes only to a different one, and never after the run ended.
-STATUS_CHANGES = (
-    "attribute_exists(id) AND #status <> :status AND NOT (#status IN (:completed, :failed))"
-)
+STATUS_CHANGES = f"{ITEM_EXISTS} AND #status <> :status AND NOT (#status IN (:completed, :failed))"
 #: The read marker only moves forward (two tabs may report out of order).
 READ_MARKER_ADVANCES = (
-    "attribute_exists(id) AND (attribute_not_exists(readCursor) OR readCursor < :cursor)"
+    f"{ITEM_EXISTS} AND (attribute_not_exists(readCursor) OR readCursor < :cursor)"
 )
 
 
@@ -56,13 +53,14 @@ def create_run(db: Db, *, data: AgentRunCreate) -> AgentRun:
 
 
 def get_run(db: Db, *, run_id: str) -> AgentRun:
-    with store_errors("read the agent run"):
-        raw = db.client.get_item(
-            TableName=db.table(AGENT_RUNS), Key=to_item({"id": run_id}), ConsistentRead=True
-        ).get("Item")
-    if raw is None:
-        raise NotFoundError(f"Agent run {run_id} was not found.")
-    return AgentRun.model_validate(from_item(raw))
+    item = get_or_raise(
+        db,
+        AGENT_RUNS,
+        key={"id": run_id},
+        action="read the agent run",
+        missing=f"Agent run {run_id} was not found.",
+    )
+    return AgentRun.model_validate(item)
 
 
 def list_runs_for_project(db: Db, *, project_id: str) -> list[AgentRun]:
@@ -177,7 +175,7 @@ def set_run_usage(db: Db, *, run_id: str, usage: RunUsage) -> None:
             TableName=db.table(AGENT_RUNS),
             Key=to_item({"id": run_id}),
             UpdateExpression="SET #usage = :usage",
-            ConditionExpression=RUN_EXISTS,
+            ConditionExpression=ITEM_EXISTS,
             ExpressionAttributeNames={"#usage": "usage"},
             ExpressionAttributeValues={":usage": to_value(usage.model_dump(by_alias=True))},
         )
