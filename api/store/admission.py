@@ -23,7 +23,7 @@ from typing import Any
 from api.store.codec import to_item
 from api.store.conditions import ITEM_EXISTS
 from api.store.db import Db, get_or_raise
-from api.store.errors import store_errors
+from api.store.errors import ConditionFailed, store_errors
 from core.tables import PROJECTS
 
 ADMITTED = "admitted"
@@ -36,8 +36,8 @@ _HAS_ROOM = (
 def _update(
     db: Db, *, project_id: str, expression: str, condition: str, values: dict[str, Any], action: str
 ) -> bool:
-    with store_errors(action):
-        try:
+    try:
+        with store_errors(action):
             db.client.update_item(
                 TableName=db.table(PROJECTS),
                 Key=to_item({"id": project_id}),
@@ -46,8 +46,8 @@ def _update(
                 ExpressionAttributeNames={"#admitted": ADMITTED},
                 ExpressionAttributeValues=values,
             )
-        except db.client.exceptions.ConditionalCheckFailedException:
-            return False
+    except ConditionFailed:
+        return False
     return True
 
 

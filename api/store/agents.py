@@ -28,8 +28,8 @@ def create_agents(db: Db, *, project_id: str) -> list[Agent]:
     for agent in agents:
         # Already there is fine: creating agents is idempotent.
         with (
+            suppress(ConditionFailed),
             store_errors(f"create agent {agent.name}"),
-            suppress(db.client.exceptions.ConditionalCheckFailedException),
         ):
             db.client.put_item(
                 TableName=db.table(AGENTS),

@@ -29,7 +29,7 @@ from api.store.admission import release
 from api.store.codec import Item, from_item, to_item, to_value
 from api.store.conditions import ITEM_EXISTS
 from api.store.db import Db
-from api.store.errors import StoreError, store_errors
+from api.store.errors import ConditionFailed, StoreError, store_errors
 from api.store.features import get_feature_item
 from core.models import Feature, FeatureStatus, iso, utc_now
 from core.tables import FEATURES
@@ -88,12 +88,12 @@ def _update(
         kwargs["ExpressionAttributeNames"] = names
     if values:
         kwargs["ExpressionAttributeValues"] = {k: to_value(v) for k, v in values.items()}
-    with store_errors(action):
-        try:
+    try:
+        with store_errors(action):
             raw = db.client.update_item(**kwargs)["Attributes"]
-        except db.client.exceptions.ConditionalCheckFailedException:
-            read_claim(db, feature_id=feature_id)  # NotFoundError if it is gone
-            return None
+    except ConditionFailed:
+        read_claim(db, feature_id=feature_id)  # NotFoundError if it is gone
+        return None
     return FeatureClaim.from_item(from_item(raw))
 
 

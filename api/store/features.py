@@ -7,7 +7,7 @@ from typing import Any
 from api.store.codec import from_item, to_item, to_value
 from api.store.conditions import ITEM_EXISTS, ITEM_IS_NEW
 from api.store.db import Db, get_or_raise, query_all
-from api.store.errors import InvalidInputError, store_errors
+from api.store.errors import ConditionFailed, InvalidInputError, store_errors
 from api.store.ids import new_id
 from core.models import Feature, FeatureCreate, FeatureStatus, iso, utc_now
 from core.tables import FEATURES
@@ -99,8 +99,8 @@ def update_feature(
     values = {f":{k}": to_value(v) for k, v in fields.items()}
     values.update({k: to_value(v) for k, v in (condition_values or {}).items()})
     guard = ITEM_EXISTS if condition is None else f"{ITEM_EXISTS} AND ({condition})"
-    with store_errors("update the feature"):
-        try:
+    try:
+        with store_errors("update the feature"):
             raw = db.client.update_item(
                 TableName=db.table(FEATURES),
                 Key=to_item({"id": feature_id}),
@@ -110,7 +110,7 @@ def update_feature(
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )["Attributes"]
-        except db.client.exceptions.ConditionalCheckFailedException:
-            get_feature(db, feature_id=feature_id)  # NotFoundError if it is gone
-            raise
+    except ConditionFailed:
+        get_feature(db, feature_id=feature_id)  # NotFoundError if it is gone
+        raise
     return Feature.model_validate(from_item(raw))

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from api.store.codec import from_item, to_item, to_value
 from api.store.conditions import MESSAGE_EXISTS
 from api.store.db import Db, get_or_raise
-from api.store.errors import store_errors
+from api.store.errors import ConditionFailed, store_errors
 from core.models import RECEIPT_RANK, AgentMessage, DeliveryReceipt, ReceiptState
 from core.tables import AGENT_MESSAGES
 
@@ -45,8 +45,8 @@ def advance_receipt(
     allowed = " OR ".join(f"receipt.#state = :s{i}" for i in range(len(lower)))
     condition = f"{MESSAGE_EXISTS} AND (attribute_not_exists(receipt)"
     condition += f" OR {allowed})" if allowed else ")"
-    with store_errors("record the delivery receipt"):
-        try:
+    try:
+        with store_errors("record the delivery receipt"):
             raw = db.client.update_item(
                 TableName=db.table(AGENT_MESSAGES),
                 Key=to_item({"runId": run_id, "cursor": cursor}),
@@ -59,9 +59,9 @@ def advance_receipt(
                 },
                 ReturnValues="ALL_NEW",
             )["Attributes"]
-        except db.client.exceptions.ConditionalCheckFailedException:
-            stored = _message_at(db, run_id=run_id, cursor=cursor)
-            return stored, False
+    except ConditionFailed:
+        stored = _message_at(db, run_id=run_id, cursor=cursor)
+        return stored, False
     return AgentMessage.model_validate(from_item(raw)), True
 
 
@@ -80,8 +80,8 @@ def mark_reply(db: Db, *, message: AgentMessage, question_id: str) -> None:
     """Record that a user message answers ``question_id`` (kept if it already says so)."""
     if message.reply_to is not None:
         return
-    with store_errors("mark the answer"):
-        try:
+    try:
+        with store_errors("mark the answer"):
             db.client.update_item(
                 TableName=db.table(AGENT_MESSAGES),
                 Key=to_item({"runId": message.run_id, "cursor": message.cursor}),
@@ -89,5 +89,5 @@ def mark_reply(db: Db, *, message: AgentMessage, question_id: str) -> None:
                 ConditionExpression=f"{MESSAGE_EXISTS} AND attribute_not_exists(replyTo)",
                 ExpressionAttributeValues={":q": to_value(question_id)},
             )
-        except db.client.exceptions.ConditionalCheckFailedException:
-            return
+    except ConditionFailed:
+        return

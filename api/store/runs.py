@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from api.store.codec import from_item, to_item, to_value
 from api.store.conditions import ITEM_EXISTS, ITEM_IS_NEW
 from api.store.db import Db, get_or_raise, query_all
-from api.store.errors import ConflictError, store_errors
+from api.store.errors import ConditionFailed, ConflictError, store_errors
 from api.store.ids import new_id
 from core.models import AgentRun, AgentRunCreate, AgentRunStatus, RunUsage, iso, utc_now
 from core.tables import AGENT_RUNS
@@ -121,8 +121,8 @@ def set_run_status(
             names[f"#{attribute}"] = attribute
             values[f":{attribute}"] = to_value(value)
             sets.append(f"#{attribute} = :{attribute}")
-    with store_errors("update the agent run status"):
-        try:
+    try:
+        with store_errors("update the agent run status"):
             response = db.client.update_item(
                 TableName=db.table(AGENT_RUNS),
                 Key=to_item({"id": run_id}),
@@ -132,18 +132,18 @@ def set_run_status(
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
             )
-        except db.client.exceptions.ConditionalCheckFailedException:
-            current = get_run(db, run_id=run_id)
-            if current.status == status and current.updated_at == now:
-                # Our own update: an attempt committed, its answer was lost and botocore
-                # retried into the condition it had just made false. Still a transition.
-                return RunTransition(run=current, previous=None)
-            if current.status == status:
-                return None
-            raise ConflictError(
-                f"Agent run {run_id} has already ended ({current.status.value}); "
-                "its status can no longer change."
-            ) from None
+    except ConditionFailed:
+        current = get_run(db, run_id=run_id)
+        if current.status == status and current.updated_at == now:
+            # Our own update: an attempt committed, its answer was lost and botocore
+            # retried into the condition it had just made false. Still a transition.
+            return RunTransition(run=current, previous=None)
+        if current.status == status:
+            return None
+        raise ConflictError(
+            f"Agent run {run_id} has already ended ({current.status.value}); "
+            "its status can no longer change."
+        ) from None
     old = from_item(response["Attributes"])
     updated = {name: value for name, value in optional.items() if value is not None}
     run = AgentRun.model_validate(old | updated | {"status": status.value, "updatedAt": now})
@@ -154,8 +154,8 @@ def set_read_cursor(db: Db, *, run_id: str, cursor: str) -> str:
     """Advance the run's read marker to ``cursor``; returns the marker now stored."""
     # A lost condition means: not found (get_run says so) or already further along.
     with (
+        suppress(ConditionFailed),
         store_errors("update the read marker"),
-        suppress(db.client.exceptions.ConditionalCheckFailedException),
     ):
         db.client.update_item(
             TableName=db.table(AGENT_RUNS),
