@@ -42,7 +42,6 @@ from core.chat_state import CLIENT_ID_PREFIX, Conversation, new_client_id
 from core.chat_wire import (
     CLOSE_JOIN_TIMEOUT_S,
     CONNECT_TIMEOUT_S,
-    DEFAULT_API_URL,
     RECONNECT_MAX_S,
     REQUEST_TIMEOUT_S,
     ChatEndedError,
@@ -52,6 +51,7 @@ from core.chat_wire import (
 )
 from core.client import detail_of
 from core.models import AgentMessage, DeliveryMode
+from core.settings import DEFAULT_API_URL
 
 __all__ = [
     "CLIENT_ID_PREFIX",

@@ -8,7 +8,6 @@ this ``main``. Settings: ``OMAKASE_API_URL`` and ``OMAKASE_API_TOKEN``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -20,7 +19,6 @@ from core.chat import AgentChat
 from core.chat_state import new_client_id
 from core.chat_wire import (
     CONNECT_TIMEOUT_S,
-    DEFAULT_API_URL,
     RECONNECT_FACTOR,
     REQUEST_TIMEOUT_S,
     SEND_MAX_ATTEMPTS,
@@ -32,6 +30,7 @@ from core.chat_wire import (
 )
 from core.client import detail_of
 from core.models import AgentMessage, MessageSender, MessageType
+from core.settings import DEFAULT_API_URL, ClientSettings
 
 EXIT_OK = 0
 #: The service refused (4xx), or the stream stopped with an error.
@@ -95,7 +94,8 @@ def format_line(message: AgentMessage) -> str:
 
 
 def _config() -> tuple[str, str] | None:
-    token = os.environ.get("OMAKASE_API_TOKEN", "").strip()
+    settings = ClientSettings.from_env()
+    token = settings.api_token.strip()
     if not token:
         print(
             "error: OMAKASE_API_TOKEN is not set: export the API's operator token "
@@ -103,7 +103,7 @@ def _config() -> tuple[str, str] | None:
             file=sys.stderr,
         )
         return None
-    return os.environ.get("OMAKASE_API_URL", "").strip() or DEFAULT_API_URL, token
+    return settings.api_url.strip() or DEFAULT_API_URL, token
 
 
 def _tail(run_id: str, *, as_json: bool) -> int:

@@ -36,8 +36,6 @@ REQUEST_TIMEOUT_S = 15.0
 CLOSE_JOIN_TIMEOUT_S = 5.0
 #: Stream answers that will not get better by reconnecting.
 FATAL_STREAM_STATUSES = frozenset({400, 401, 403, 404, 422})
-#: The API's default address (``python -m api`` without settings).
-DEFAULT_API_URL = "http://127.0.0.1:8765"
 STREAM_ERROR_PREFIX = "The chat stream was interrupted"
 
 

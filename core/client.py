@@ -17,7 +17,6 @@ Sync httpx on purpose: Streamlit reruns are synchronous scripts, and one pooled
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from functools import cache
 from types import TracebackType
@@ -38,9 +37,8 @@ from core.models import (
     Project,
     ReadMarker,
 )
+from core.settings import ClientSettings
 
-#: Default for ``OMAKASE_API_URL`` (the port ``make run`` uses).
-DEFAULT_API_URL = "http://127.0.0.1:8765"
 #: Seconds for connect/read of one request; the dashboard must never hang on a call.
 DEFAULT_TIMEOUT_S = 10.0
 #: Page size of the paginated helpers (``iter_messages``, ``iter_project_logs``).
@@ -122,11 +120,8 @@ class ApiClient:
     @classmethod
     def from_env(cls, *, timeout: float = DEFAULT_TIMEOUT_S) -> ApiClient:
         """``OMAKASE_API_URL`` and ``OMAKASE_API_TOKEN`` from the environment."""
-        return cls(
-            os.environ.get("OMAKASE_API_URL", DEFAULT_API_URL),
-            os.environ.get("OMAKASE_API_TOKEN", ""),
-            timeout=timeout,
-        )
+        settings = ClientSettings.from_env()
+        return cls(settings.api_url, settings.api_token, timeout=timeout)
 
     # --- plumbing ----------------------------------------------------------------
 
