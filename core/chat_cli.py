@@ -19,12 +19,9 @@ from core.chat import AgentChat
 from core.chat_state import new_client_id
 from core.chat_wire import (
     CONNECT_TIMEOUT_S,
-    RECONNECT_FACTOR,
     REQUEST_TIMEOUT_S,
     SEND_MAX_ATTEMPTS,
-    SEND_RETRY_INITIAL_S,
-    SEND_RETRY_MAX_S,
-    retry_after,
+    SendBackoff,
     retryable,
     validate_content,
 )
@@ -52,7 +49,7 @@ def send_once(
     """
     text = validate_content(content)
     message_id = client_id or new_client_id()
-    delay = SEND_RETRY_INITIAL_S
+    backoff = SendBackoff()
     headers = {"Authorization": f"Bearer {token}"}
     timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
     with httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout) as http:
@@ -72,9 +69,8 @@ def send_once(
                     raise httpx.HTTPStatusError(
                         detail_of(response), request=response.request, response=response
                     )
-                delay = max(delay, retry_after(response, delay))
-            time.sleep(delay)
-            delay = min(delay * RECONNECT_FACTOR, SEND_RETRY_MAX_S)
+                backoff.honour(response)
+            time.sleep(backoff.next_wait())
     raise AssertionError("unreachable")  # pragma: no cover
 
 

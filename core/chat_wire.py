@@ -95,6 +95,25 @@ def retryable(response: httpx.Response) -> bool:
     return response.status_code >= 500 or response.status_code == 429
 
 
+class SendBackoff:
+    """The sender's wait between POST attempts of one message (the CLI's and the chat's).
+
+    Exponential from ``SEND_RETRY_INITIAL_S`` to ``SEND_RETRY_MAX_S``; a refusal's
+    ``Retry-After`` lengthens the next wait, never shortens it.
+    """
+
+    def __init__(self) -> None:
+        self.delay = SEND_RETRY_INITIAL_S
+
+    def honour(self, response: httpx.Response) -> None:
+        self.delay = max(self.delay, retry_after(response, self.delay))
+
+    def next_wait(self) -> float:
+        wait = self.delay
+        self.delay = min(self.delay * RECONNECT_FACTOR, SEND_RETRY_MAX_S)
+        return wait
+
+
 def validate_content(content: str) -> str:
     text = content.strip()
     if not text:
