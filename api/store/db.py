@@ -89,46 +89,41 @@ def get_or_raise(
     return from_item(raw)
 
 
+def _pages(
+    db: Db, operation: str, *, action: str, kwargs: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """Every page of a Query or Scan, following ``LastEvaluatedKey`` (the one pagination loop)."""
+    call = getattr(db.client, operation)
+    while True:
+        with store_errors(action):
+            page: dict[str, Any] = call(**kwargs)
+        yield page
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return
+        kwargs["ExclusiveStartKey"] = last
+
+
 def query_all(db: Db, *, action: str = "read from the store", **kwargs: Any) -> Iterator[Item]:
     """Run a Query, following ``LastEvaluatedKey`` until the last page.
 
     ``action`` completes the error sentence "Could not <action>: ...".
     """
-    while True:
-        with store_errors(action):
-            page = db.client.query(**kwargs)
+    for page in _pages(db, "query", action=action, kwargs=kwargs):
         for raw in page.get("Items", []):
             yield from_item(raw)
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            return
-        kwargs["ExclusiveStartKey"] = last
 
 
 def query_count(db: Db, *, action: str = "count in the store", **kwargs: Any) -> int:
     """Run a ``Select="COUNT"`` Query over every page and return the total."""
-    total = 0
-    while True:
-        with store_errors(action):
-            page = db.client.query(**kwargs)
-        total += page.get("Count", 0)
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            return total
-        kwargs["ExclusiveStartKey"] = last
+    return sum(page.get("Count", 0) for page in _pages(db, "query", action=action, kwargs=kwargs))
 
 
 def scan_all(db: Db, *, action: str = "read from the store", **kwargs: Any) -> Iterator[Item]:
     """Run a Scan, following ``LastEvaluatedKey`` until the last page."""
-    while True:
-        with store_errors(action):
-            page = db.client.scan(**kwargs)
+    for page in _pages(db, "scan", action=action, kwargs=kwargs):
         for raw in page.get("Items", []):
             yield from_item(raw)
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            return
-        kwargs["ExclusiveStartKey"] = last
 
 
 def ensure_tables(db: Db, specs: tuple[TableSpec, ...] = ALL_TABLES) -> list[str]:
