@@ -41,7 +41,7 @@ from core.settings import ClientSettings
 
 #: Seconds for connect/read of one request; the dashboard must never hang on a call.
 DEFAULT_TIMEOUT_S = 10.0
-#: Page size of the paginated helpers (``iter_messages``, ``iter_project_logs``).
+#: Page size of the paginated helpers (``iter_messages``).
 DEFAULT_PAGE_SIZE = 1_000
 #: Status of an ``ApiUnavailable``: no HTTP answer was received.
 NO_RESPONSE = 0
