@@ -19,10 +19,11 @@ from moto import mock_aws
 
 from api.app import create_app
 from api.settings import Settings
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db, ensure_tables
 from infra.local_engine import LocalEngine
 from tests.support.fake_model_fixtures import fake_model, start_claude  # noqa: F401 - shared
 from tests.support.servers import ApiServer
+from tests.support.store import tables_on
 
 TOKEN = "test-operator-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -67,10 +68,7 @@ def engine_settings(engine: LocalEngine, prefix: str, **overrides: object) -> Se
 
 def fresh_engine_db(engine: LocalEngine) -> Db:
     """Tables of their own (a fresh prefix) on ``engine``, created and ready."""
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
-    return db
+    return tables_on(engine.endpoint, unique_prefix())
 
 
 def api_on(
