@@ -25,7 +25,7 @@ meets its own key, and the message is returned instead of stored a second time.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypedDict
 
 from api.store.codec import from_item, to_item, to_value
 from api.store.conditions import MESSAGE_EXISTS, MESSAGE_KEY_IS_FREE
@@ -59,6 +59,20 @@ RECEIPT_IS_QUEUED = f"{MESSAGE_EXISTS} AND receipt.#state = :queued"
 #: Conflicts one append may lose before it reports contention (each loss means
 #: another message committed, so this bounds work, not correctness).
 MAX_APPEND_ATTEMPTS = 200
+
+
+class MessageFields(TypedDict, total=False):
+    """A new message's optional fields: ``create_message``'s keywords after ``content``,
+    declared once so a wrapper (``api.services.messages.post_message``) passes them on."""
+
+    type: MessageType
+    role: AgentRunRole | None
+    message_id: str | None
+    receipt: DeliveryReceipt | None
+    receipt_for: str | None
+    mode: DeliveryMode | None
+    options: list[str] | None
+    reply_to: str | None
 
 
 def create_message(
