@@ -21,6 +21,7 @@ from api.settings import (
     Settings,
 )
 from api.store.codec import Item, from_item, to_item
+from api.store.conditions import ITEM_IS_NEW
 from api.store.errors import NotFoundError, StoreUnavailableError, store_errors
 from api.store.sequence import SequenceHeads
 from core.tables import ALL_TABLES, TableSpec
@@ -70,6 +71,15 @@ def make_client(settings: Settings) -> DynamoDBClient:
 
 def make_db(settings: Settings) -> Db:
     return Db(client=make_client(settings), prefix=settings.table_prefix)
+
+
+def put_new(db: Db, spec: TableSpec, *, item: Item, action: str) -> None:
+    """Put an item keyed by ``id`` that must not exist yet (``ITEM_IS_NEW``): ids are fresh,
+    so a clash is a bug to surface (``ConditionFailed``), never an overwrite."""
+    with store_errors(action):
+        db.client.put_item(
+            TableName=db.table(spec), Item=to_item(item), ConditionExpression=ITEM_IS_NEW
+        )
 
 
 def get_or_raise(

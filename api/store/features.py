@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from api.store.codec import from_item, to_item, to_value
-from api.store.conditions import ITEM_EXISTS, ITEM_IS_NEW
-from api.store.db import Db, get_or_raise, query_all
+from api.store.conditions import ITEM_EXISTS
+from api.store.db import Db, get_or_raise, put_new, query_all
 from api.store.errors import ConditionFailed, InvalidInputError, store_errors
 from api.store.ids import new_id
 from core.models import Feature, FeatureCreate, FeatureStatus, iso, utc_now
@@ -33,12 +33,7 @@ def create_feature(db: Db, *, project_id: str, data: FeatureCreate) -> Feature:
         created_at=now,
         updated_at=now,
     )
-    with store_errors("create the feature"):
-        db.client.put_item(
-            TableName=db.table(FEATURES),
-            Item=to_item(feature.model_dump(by_alias=True)),
-            ConditionExpression=ITEM_IS_NEW,
-        )
+    put_new(db, FEATURES, item=feature.model_dump(by_alias=True), action="create the feature")
     return feature
 
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from api.store.agents import create_agents
-from api.store.codec import to_item
-from api.store.conditions import ITEM_IS_NEW
-from api.store.db import Db, get_or_raise, scan_all
-from api.store.errors import store_errors
+from api.store.db import Db, get_or_raise, put_new, scan_all
 from api.store.ids import new_id
 from core.models import Project, ProjectCreate, iso, utc_now
 from core.tables import PROJECTS
@@ -20,12 +17,7 @@ def create_project(db: Db, *, data: ProjectCreate) -> Project:
         max_concurrency=data.max_concurrency,
         created_at=iso(utc_now()),
     )
-    with store_errors("create the project"):
-        db.client.put_item(
-            TableName=db.table(PROJECTS),
-            Item=to_item(project.model_dump(by_alias=True)),
-            ConditionExpression=ITEM_IS_NEW,
-        )
+    put_new(db, PROJECTS, item=project.model_dump(by_alias=True), action="create the project")
     create_agents(db, project_id=project.id)
     return project
 

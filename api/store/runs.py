@@ -6,8 +6,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from api.store.codec import from_item, to_item, to_value
-from api.store.conditions import ITEM_EXISTS, ITEM_IS_NEW
-from api.store.db import Db, get_or_raise, query_all
+from api.store.conditions import ITEM_EXISTS
+from api.store.db import Db, get_or_raise, put_new, query_all
 from api.store.errors import ConditionFailed, ConflictError, store_errors
 from api.store.ids import new_id
 from core.models import AgentRun, AgentRunCreate, AgentRunStatus, RunUsage, iso, utc_now
@@ -43,12 +43,7 @@ def create_run(db: Db, *, data: AgentRunCreate) -> AgentRun:
         started_at=now,
         updated_at=now,
     )
-    with store_errors("create the agent run"):
-        db.client.put_item(
-            TableName=db.table(AGENT_RUNS),
-            Item=to_item(run.model_dump(by_alias=True)),
-            ConditionExpression=ITEM_IS_NEW,
-        )
+    put_new(db, AGENT_RUNS, item=run.model_dump(by_alias=True), action="create the agent run")
     return run
 
 
