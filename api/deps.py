@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.agents.supervisor import AgentSupervisor, find_supervisor
 from api.auth import Principal, authenticate, require_operator
 from api.runtime import Runtime
 from api.settings import Settings
 from api.store.db import Db
+from api.streaming.hub import StreamHub
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -31,6 +33,27 @@ def get_settings_dep(runtime: RuntimeDep) -> Settings:
 
 DbDep = Annotated[Db, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_hub(runtime: RuntimeDep) -> StreamHub | None:
+    """This process's stream hub; ``None`` where none runs (the route answers 503 with
+    ``unavailable`` after its 404 check, so an unknown id is still a 404)."""
+    return next((s for s in runtime.services if isinstance(s, StreamHub)), None)
+
+
+def get_supervisor(runtime: RuntimeDep) -> AgentSupervisor | None:
+    """This process's agent supervisor; ``None`` where it runs no pipelines."""
+    return find_supervisor(runtime)
+
+
+HubDep = Annotated[StreamHub | None, Depends(get_hub)]
+SupervisorDep = Annotated[AgentSupervisor | None, Depends(get_supervisor)]
+
+
+def unavailable(detail: str, *, retry_after_s: int | None = None) -> HTTPException:
+    """The 503 a route raises when this process lacks a service or is at a cap."""
+    headers = None if retry_after_s is None else {"Retry-After": str(retry_after_s)}
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail, headers=headers)
 
 
 #: Declared for the OpenAPI docs' "Authorize" button; the header itself is read

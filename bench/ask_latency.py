@@ -33,10 +33,9 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from api.agents.mcp_config import mcp_config
 from api.agents.mcp_server import ASK_POLL_S
 from api.auth import derive_agent_secret, mint_agent_token
-from api.settings import Settings
-from api.store.db import Db, ensure_tables, make_client
 from bench.chat_sse import AUTH, PREFIX, TOKEN, api_process, new_run, percentile
 from infra.local_engine import LocalEngine
+from tests.support.store import tables_on
 
 SAMPLES = 60
 #: How often the "person" looks whether the question is open (not part of the figure).
@@ -89,9 +88,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=SAMPLES)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder, LocalEngine(Path(folder)) as engine:
-        settings = Settings(api_token=TOKEN, dynamodb_endpoint=engine.endpoint, table_prefix=PREFIX)
-        db = Db(client=make_client(settings), prefix=PREFIX)
-        ensure_tables(db)
+        db = tables_on(engine.endpoint, PREFIX)
         run = new_run(db)
         with api_process("api", engine=engine, log=Path(folder) / "api.log") as url:
             latencies = anyio.run(measure, url, run.id, args.samples)

@@ -37,11 +37,11 @@ import httpx
 
 from api.services.bus import MessageBus
 from api.services.messages import post_message
-from api.settings import Settings
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from api.store.runs import create_run
 from core.models import AgentRun, AgentRunCreate, AgentRunRole, MessageSender
 from infra.local_engine import LocalEngine, free_port
+from tests.support.store import tables_on
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
@@ -344,9 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         LocalEngine(Path(tmp) / "db") as engine,
     ):
         logs = Path(tmp)
-        settings = Settings(api_token=TOKEN, dynamodb_endpoint=engine.endpoint, table_prefix=PREFIX)
-        db = Db(client=make_client(settings), prefix=PREFIX)
-        ensure_tables(db)
+        db = tables_on(engine.endpoint, PREFIX)
         if args.what in ("all", "latency"):
             bench_latency(
                 engine,

@@ -3,7 +3,7 @@
     python -m bench.dashboard_chat [--messages 5000] [--reruns 30]
 
 The sidebar (``pages.lib.chat.render_chat_sidebar``) runs in Streamlit's AppTest
-against an in-memory API (tests/pages/fake_api.py): one feature whose four
+against an in-memory API (tests/support/fake_api.py): one feature whose four
 steps (architect, coder, reviewer, tester — the tester live and running) share
 ``--messages`` messages, with step dividers, receipts of every channel, a few
 messages still waiting for delivery. Its ``FakeFeatureChat`` feeds the same
@@ -37,7 +37,7 @@ from core.models import (
 )
 from pages.lib.api import CLIENT_KEY
 from pages.lib.chat_session import ACTIVE_KEY
-from tests.pages.fake_api import FakeApi
+from tests.support.fake_api import FakeApi
 
 TARGET_MS = 300.0
 TIMEOUT_S = 120.0

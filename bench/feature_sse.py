@@ -33,13 +33,12 @@ import httpx
 
 from api.services.bus import MessageBus
 from api.services.messages import post_message
-from api.settings import Settings
 from api.store.codec import to_item
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from api.store.features import update_feature
 from api.store.ids import new_id
 from api.store.runs import create_run
-from bench.chat_sse import AUTH, CONNECT_TIMEOUT_S, PREFIX, TOKEN, api_process
+from bench.chat_sse import AUTH, CONNECT_TIMEOUT_S, PREFIX, api_process
 from core.models import (
     AgentRun,
     AgentRunCreate,
@@ -51,6 +50,7 @@ from core.models import (
 )
 from core.tables import FEATURES
 from infra.local_engine import LocalEngine
+from tests.support.store import tables_on
 
 FEATURES_DEFAULT = 5
 VIEWERS_DEFAULT = 200
@@ -159,9 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="omakase-bench-") as tmp,
         LocalEngine(Path(tmp) / "db") as engine,
     ):
-        settings = Settings(api_token=TOKEN, dynamodb_endpoint=engine.endpoint, table_prefix=PREFIX)
-        db = Db(client=make_client(settings), prefix=PREFIX)
-        ensure_tables(db)
+        db = tables_on(engine.endpoint, PREFIX)
         for viewers in (args.features, args.viewers):
             features = [new_feature(db) for _ in range(args.features)]
             log = Path(tmp) / f"serve-{viewers}.log"

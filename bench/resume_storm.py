@@ -36,14 +36,13 @@ from pathlib import Path
 
 import httpx
 
-from api.settings import Settings
-from api.store.db import Db, ensure_tables, make_client
 from api.store.messages import list_messages
 from api.store.runs import create_run
 from core.models import AgentRun, AgentRunCreate, AgentRunRole
 from infra.local_engine import LocalEngine
-from tests.reliability.sse_reader import Follower
 from tests.support.servers import ApiServer
+from tests.support.sse_reader import Follower
+from tests.support.store import tables_on
 
 TOKEN = "storm-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -148,9 +147,7 @@ async def storm(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, LocalEngine(Path(tmp) / "dynamodb") as engine:
-        settings = Settings(api_token=TOKEN, dynamodb_endpoint=engine.endpoint, table_prefix=PREFIX)
-        db = Db(client=make_client(settings), prefix=PREFIX)
-        ensure_tables(db)
+        db = tables_on(engine.endpoint, PREFIX)
         runs = [
             create_run(
                 db,

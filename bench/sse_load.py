@@ -51,9 +51,8 @@ from typing import Any
 
 import httpx
 
-from api.settings import Settings
 from api.store.codec import to_item
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from api.store.ids import new_id
 from api.store.runs import create_run
 from core.cursor import format_cursor
@@ -61,6 +60,7 @@ from core.models import AgentRun, AgentRunCreate, AgentRunRole, iso, utc_now
 from core.tables import AGENT_MESSAGES
 from infra.local_engine import LocalEngine
 from tests.support.servers import ApiServer
+from tests.support.store import tables_on
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "load-token"
@@ -335,9 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     soft, hard = raise_open_file_limit()
     print(f"open-file limit: soft {soft} -> {hard} (hard {hard})")
     with tempfile.TemporaryDirectory() as tmp, LocalEngine(Path(tmp) / "dynamodb") as engine:
-        settings = Settings(api_token=TOKEN, dynamodb_endpoint=engine.endpoint, table_prefix=PREFIX)
-        db = Db(client=make_client(settings), prefix=PREFIX)
-        ensure_tables(db)
+        db = tables_on(engine.endpoint, PREFIX)
         runs = [
             create_run(
                 db,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import sys
 import threading
 import time
@@ -42,7 +41,6 @@ from core.chat_state import CLIENT_ID_PREFIX, Conversation, new_client_id
 from core.chat_wire import (
     CLOSE_JOIN_TIMEOUT_S,
     CONNECT_TIMEOUT_S,
-    DEFAULT_API_URL,
     RECONNECT_MAX_S,
     REQUEST_TIMEOUT_S,
     ChatEndedError,
@@ -52,6 +50,7 @@ from core.chat_wire import (
 )
 from core.client import detail_of
 from core.models import AgentMessage, DeliveryMode
+from core.settings import DEFAULT_API_URL
 
 __all__ = [
     "CLIENT_ID_PREFIX",
@@ -62,8 +61,6 @@ __all__ = [
     "FeatureChat",
     "new_client_id",
 ]
-
-log = logging.getLogger(__name__)
 
 
 class ChatClient:
@@ -78,7 +75,6 @@ class ChatClient:
         token: str,
         name: str,
         start: bool = True,
-        on_change: Callable[[ChatSnapshot], None] | None = None,
         reconnect_max_s: float = RECONNECT_MAX_S,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -86,7 +82,6 @@ class ChatClient:
         self.post_path = post_path
         self._name = name
         self._token = token
-        self._on_change = on_change
         self.reconnect_max_s = reconnect_max_s
         self._lock = threading.Condition()
         self.state = Conversation()
@@ -239,11 +234,6 @@ class ChatClient:
         with self._lock:
             change(self.state)
             self._changed()
-        if self._on_change is not None:
-            try:
-                self._on_change(self.snapshot())
-            except Exception:
-                log.exception("chat on_change callback failed")
 
     def set(self, **changes: Any) -> None:
         def assign(_: Conversation) -> None:

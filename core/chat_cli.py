@@ -8,7 +8,6 @@ this ``main``. Settings: ``OMAKASE_API_URL`` and ``OMAKASE_API_TOKEN``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -20,18 +19,15 @@ from core.chat import AgentChat
 from core.chat_state import new_client_id
 from core.chat_wire import (
     CONNECT_TIMEOUT_S,
-    DEFAULT_API_URL,
-    RECONNECT_FACTOR,
     REQUEST_TIMEOUT_S,
     SEND_MAX_ATTEMPTS,
-    SEND_RETRY_INITIAL_S,
-    SEND_RETRY_MAX_S,
-    retry_after,
+    SendBackoff,
     retryable,
     validate_content,
 )
 from core.client import detail_of
 from core.models import AgentMessage, MessageSender, MessageType
+from core.settings import DEFAULT_API_URL, ClientSettings
 
 EXIT_OK = 0
 #: The service refused (4xx), or the stream stopped with an error.
@@ -53,7 +49,7 @@ def send_once(
     """
     text = validate_content(content)
     message_id = client_id or new_client_id()
-    delay = SEND_RETRY_INITIAL_S
+    backoff = SendBackoff()
     headers = {"Authorization": f"Bearer {token}"}
     timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
     with httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout) as http:
@@ -73,9 +69,8 @@ def send_once(
                     raise httpx.HTTPStatusError(
                         detail_of(response), request=response.request, response=response
                     )
-                delay = max(delay, retry_after(response, delay))
-            time.sleep(delay)
-            delay = min(delay * RECONNECT_FACTOR, SEND_RETRY_MAX_S)
+                backoff.honour(response)
+            time.sleep(backoff.next_wait())
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -95,7 +90,8 @@ def format_line(message: AgentMessage) -> str:
 
 
 def _config() -> tuple[str, str] | None:
-    token = os.environ.get("OMAKASE_API_TOKEN", "").strip()
+    settings = ClientSettings.from_env()
+    token = settings.api_token.strip()
     if not token:
         print(
             "error: OMAKASE_API_TOKEN is not set: export the API's operator token "
@@ -103,7 +99,7 @@ def _config() -> tuple[str, str] | None:
             file=sys.stderr,
         )
         return None
-    return os.environ.get("OMAKASE_API_URL", "").strip() or DEFAULT_API_URL, token
+    return settings.api_url.strip() or DEFAULT_API_URL, token
 
 
 def _tail(run_id: str, *, as_json: bool) -> int:

@@ -24,10 +24,9 @@ from core.chat_wire import (
     RECONNECT_INITIAL_S,
     RECONNECT_JITTER,
     SEND_MAX_ATTEMPTS,
-    SEND_RETRY_INITIAL_S,
-    SEND_RETRY_MAX_S,
     STREAM_ERROR_PREFIX,
     STREAM_READ_TIMEOUT_S,
+    SendBackoff,
     parse_end_status,
     retry_after,
     retryable,
@@ -118,7 +117,7 @@ async def deliver(
     body: dict[str, str] = {"content": text, "id": client_id}
     if mode is not None:
         body["mode"] = mode.value
-    delay = SEND_RETRY_INITIAL_S
+    backoff = SendBackoff()
     problem = "no attempt was made"
     for _ in range(SEND_MAX_ATTEMPTS):
         try:
@@ -135,8 +134,7 @@ async def deliver(
                 chat.update(partial(Conversation.roll_back, client_id=client_id, detail=detail))
                 return
             problem = detail_of(response)
-            delay = max(delay, retry_after(response, delay))
-        await asyncio.sleep(delay)
-        delay = min(delay * RECONNECT_FACTOR, SEND_RETRY_MAX_S)
+            backoff.honour(response)
+        await asyncio.sleep(backoff.next_wait())
     final = f"The message was not sent after {SEND_MAX_ATTEMPTS} attempts: {problem}."
     chat.update(partial(Conversation.roll_back, client_id=client_id, detail=final))

@@ -224,11 +224,3 @@ class Conversation:
     def waiting_for_delivery(self) -> list[AgentMessage]:
         """User messages still withdrawable (queued), then the ones being sent."""
         return [m for m in self.messages if awaiting(m)] + list(self.optimistic.values())
-
-    def last_cursor_by_run(self) -> dict[str, str]:
-        """The newest cursor seen per run (read markers are per run)."""
-        last: dict[str, str] = {}
-        for message in self.messages:
-            if message.cursor > last.get(message.run_id, ""):
-                last[message.run_id] = message.cursor
-        return last

@@ -36,8 +36,6 @@ REQUEST_TIMEOUT_S = 15.0
 CLOSE_JOIN_TIMEOUT_S = 5.0
 #: Stream answers that will not get better by reconnecting.
 FATAL_STREAM_STATUSES = frozenset({400, 401, 403, 404, 422})
-#: The API's default address (``python -m api`` without settings).
-DEFAULT_API_URL = "http://127.0.0.1:8765"
 STREAM_ERROR_PREFIX = "The chat stream was interrupted"
 
 
@@ -95,6 +93,25 @@ def retry_after(response: httpx.Response, default: float) -> float:
 
 def retryable(response: httpx.Response) -> bool:
     return response.status_code >= 500 or response.status_code == 429
+
+
+class SendBackoff:
+    """The sender's wait between POST attempts of one message (the CLI's and the chat's).
+
+    Exponential from ``SEND_RETRY_INITIAL_S`` to ``SEND_RETRY_MAX_S``; a refusal's
+    ``Retry-After`` lengthens the next wait, never shortens it.
+    """
+
+    def __init__(self) -> None:
+        self.delay = SEND_RETRY_INITIAL_S
+
+    def honour(self, response: httpx.Response) -> None:
+        self.delay = max(self.delay, retry_after(response, self.delay))
+
+    def next_wait(self) -> float:
+        wait = self.delay
+        self.delay = min(self.delay * RECONNECT_FACTOR, SEND_RETRY_MAX_S)
+        return wait
 
 
 def validate_content(content: str) -> str:

@@ -4,12 +4,8 @@ The dashboard, the export CLI, scripts and tests all talk to the service through
 this one class, so the HTTP contract (paths, camelCase JSON, bearer token,
 ``{"detail": ...}`` errors) is encoded once. It never touches DynamoDB.
 
-Failures are two exceptions a caller can show as one clear sentence:
-
-* ``ApiError(status, detail)`` — the API answered with an error status; ``detail``
-  is the API's own sentence;
-* ``ApiUnavailable`` (a subclass, ``status == 0``) — no answer at all: connection
-  refused, DNS, timeout.
+Failures are ``ApiError`` (an error answer) and ``ApiUnavailable`` (no answer),
+defined with the plumbing in ``core.api_http`` and re-exported here.
 
 Sync httpx on purpose: Streamlit reruns are synchronous scripts, and one pooled
 ``httpx.Client`` (held in ``st.cache_resource``) keeps connections alive.
@@ -17,15 +13,18 @@ Sync httpx on purpose: Streamlit reruns are synchronous scripts, and one pooled
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
-from functools import cache
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
-
+from core.api_http import (
+    DEFAULT_TIMEOUT_S,
+    NO_RESPONSE,
+    ApiError,
+    ApiTransport,
+    ApiUnavailable,
+    detail_of,
+    query_params,
+)
 from core.models import (
     Agent,
     AgentMessage,
@@ -39,173 +38,25 @@ from core.models import (
     ReadMarker,
 )
 
-#: Default for ``OMAKASE_API_URL`` (the port ``make run`` uses).
-DEFAULT_API_URL = "http://127.0.0.1:8765"
-#: Seconds for connect/read of one request; the dashboard must never hang on a call.
-DEFAULT_TIMEOUT_S = 10.0
-#: Page size of the paginated helpers (``iter_messages``, ``iter_project_logs``).
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "DEFAULT_TIMEOUT_S",
+    "NO_RESPONSE",
+    "ApiClient",
+    "ApiError",
+    "ApiUnavailable",
+    "detail_of",
+]
+
+#: Page size of the paginated helpers (``iter_messages``).
 DEFAULT_PAGE_SIZE = 1_000
-#: Status of an ``ApiUnavailable``: no HTTP answer was received.
-NO_RESPONSE = 0
 
 if TYPE_CHECKING:
     from core.chat import FeatureChat
 
-M = TypeVar("M", bound=BaseModel)
 
-
-@cache
-def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
-    return TypeAdapter(list[model])  # type: ignore[valid-type]
-
-
-class ApiError(Exception):
-    """The API answered with an error: ``status`` and its ``detail`` sentence."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(f"{status}: {detail}" if status else detail)
-        self.status = status
-        self.detail = detail
-
-    @property
-    def is_auth_error(self) -> bool:
-        return self.status in (401, 403)
-
-
-class ApiUnavailable(ApiError):
-    """No answer from the API (connection refused, timeout, DNS)."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(NO_RESPONSE, detail)
-
-
-def detail_of(response: httpx.Response) -> str:
-    """The API's ``detail`` sentence (errors are ``{"detail": ...}``), or what it sent."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("detail"), str):
-        return str(body["detail"])
-    text = response.text.strip()
-    return text[:300] if text else f"HTTP {response.status_code} {response.reason_phrase}"
-
-
-def _params(**values: object) -> dict[str, str | int]:
-    """Query parameters without the ``None`` ones (enums by value)."""
-    out: dict[str, str | int] = {}
-    for key, value in values.items():
-        if value is None:
-            continue
-        out[key] = value if isinstance(value, int) else str(getattr(value, "value", value))
-    return out
-
-
-class ApiClient:
+class ApiClient(ApiTransport):
     """Typed methods for every route of the HTTP contract (v1)."""
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        http: httpx.Client | None = None,
-    ) -> None:
-        """``http`` injects a ready client (e.g. FastAPI's ``TestClient``) instead."""
-        self.base_url = base_url.rstrip("/")
-        self.token = token
-        self._owns_http = http is None
-        self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
-        self.http.headers["Authorization"] = f"Bearer {token}"
-
-    @classmethod
-    def from_env(cls, *, timeout: float = DEFAULT_TIMEOUT_S) -> ApiClient:
-        """``OMAKASE_API_URL`` and ``OMAKASE_API_TOKEN`` from the environment."""
-        return cls(
-            os.environ.get("OMAKASE_API_URL", DEFAULT_API_URL),
-            os.environ.get("OMAKASE_API_TOKEN", ""),
-            timeout=timeout,
-        )
-
-    # --- plumbing ----------------------------------------------------------------
-
-    def close(self) -> None:
-        if self._owns_http:
-            self.http.close()
-
-    def __enter__(self) -> ApiClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-    ) -> httpx.Response:
-        try:
-            response = self.http.request(method, path, params=params, json=json)
-        except httpx.TimeoutException:
-            raise ApiUnavailable(
-                f"The API at {self.base_url} did not answer in time ({method} {path})."
-            ) from None
-        except httpx.TransportError as error:
-            raise ApiUnavailable(
-                f"Cannot reach the API at {self.base_url}: {error or type(error).__name__}."
-            ) from None
-        if response.status_code >= 400:
-            raise ApiError(response.status_code, detail_of(response))
-        return response
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-    ) -> Any:
-        """One call; returns the decoded JSON body or raises ``ApiError``/``ApiUnavailable``."""
-        response = self._send(method, path, params=params, json=json)
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise ApiError(
-                response.status_code, f"The API answered {method} {path} with invalid JSON."
-            ) from None
-
-    def _one(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
-        response = self._send(method, path, **kwargs)
-        try:
-            return model.model_validate_json(response.content)
-        except ValidationError as error:
-            raise ApiError(
-                response.status_code,
-                f"Unexpected answer from {method} {path}: {error.error_count()} problems.",
-            ) from None
-
-    def _many(self, model: type[M], method: str, path: str, **kwargs: Any) -> list[M]:
-        """A JSON list parsed straight from the bytes (no intermediate dicts: fast pages)."""
-        response = self._send(method, path, **kwargs)
-        try:
-            return _list_adapter(model).validate_json(response.content)
-        except ValidationError as error:
-            raise ApiError(
-                response.status_code,
-                f"Unexpected answer from {method} {path}: {error.error_count()} problems.",
-            ) from None
 
     # --- health -------------------------------------------------------------------
 
@@ -308,7 +159,7 @@ class ApiClient:
             AgentMessage,
             "GET",
             f"/api/agent-runs/{run_id}/messages",
-            params=_params(since=since, sender=sender, limit=limit),
+            params=query_params(since=since, sender=sender, limit=limit),
         )
 
     def iter_messages(
@@ -339,7 +190,7 @@ class ApiClient:
             page = self.request(
                 "GET",
                 f"/api/agent-runs/{run_id}/messages",
-                params=_params(since=cursor, limit=page_size),
+                params=query_params(since=cursor, limit=page_size),
             )
             if not isinstance(page, list):
                 raise ApiError(200, f"Unexpected answer listing the messages of run {run_id}.")
@@ -399,7 +250,7 @@ class ApiClient:
             LogLine,
             "GET",
             f"/api/agent-runs/{run_id}/logs",
-            params=_params(since=since, limit=limit),
+            params=query_params(since=since, limit=limit),
         )
 
     def project_logs(
@@ -410,5 +261,5 @@ class ApiClient:
             LogLine,
             "GET",
             f"/api/projects/{project_id}/logs",
-            params=_params(since=since, limit=limit),
+            params=query_params(since=since, limit=limit),
         )

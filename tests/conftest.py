@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -18,9 +19,11 @@ from moto import mock_aws
 
 from api.app import create_app
 from api.settings import Settings
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db, ensure_tables
 from infra.local_engine import LocalEngine
 from tests.support.fake_model_fixtures import fake_model, start_claude  # noqa: F401 - shared
+from tests.support.servers import ApiServer
+from tests.support.store import tables_on
 
 TOKEN = "test-operator-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,16 +33,20 @@ def unique_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}-"
 
 
+def moto_client() -> Any:
+    """A DynamoDB client for moto (call it inside ``mock_aws()``)."""
+    return boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 @pytest.fixture
 def moto_db() -> Iterator[Db]:
     with mock_aws():
-        client = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        db = Db(client=client, prefix="test-")
+        db = Db(client=moto_client(), prefix="test-")
         ensure_tables(db)
         yield db
 
@@ -59,12 +66,21 @@ def engine_settings(engine: LocalEngine, prefix: str, **overrides: object) -> Se
     )
 
 
+def fresh_engine_db(engine: LocalEngine) -> Db:
+    """Tables of their own (a fresh prefix) on ``engine``, created and ready."""
+    return tables_on(engine.endpoint, unique_prefix())
+
+
+def api_on(
+    db: Db, *, endpoint: str, log_path: Path, env: dict[str, str] | None = None
+) -> ApiServer:
+    """An (unstarted) ``python -m api`` on ``db``'s tables at ``endpoint``, with the test token."""
+    return ApiServer(endpoint=endpoint, prefix=db.prefix, token=TOKEN, log_path=log_path, env=env)
+
+
 @pytest.fixture
 def engine_db(engine: LocalEngine) -> Db:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
-    return db
+    return fresh_engine_db(engine)
 
 
 @pytest.fixture(params=["moto", pytest.param("engine", marks=pytest.mark.engine)])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from api.deps import DbDep, OperatorDep
 from api.routes import paging
@@ -33,14 +31,14 @@ def get_features(
     _: OperatorDep,
     request: Request,
     response: Response,
-    after: Annotated[str | None, Query(description="The previous page's X-Next-Cursor.")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=paging.MAX_PAGE_ITEMS)] = None,
+    after: paging.AfterParam = None,
+    limit: paging.LimitParam = None,
 ) -> list[Feature]:
     get_project(db, project_id=project_id)
     return paging.page_after(
         list_features(db, project_id=project_id),
         after=after,
-        limit=min(limit or paging.MAX_PAGE_ITEMS, paging.MAX_PAGE_ITEMS),
+        limit=paging.page_size(limit),
         key=lambda feature: feature.id,
         request=request,
         response=response,

@@ -11,15 +11,24 @@ whole list, no headers.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from fastapi import HTTPException, Request, Response, status
+from fastapi import HTTPException, Query, Request, Response, status
 
 T = TypeVar("T")
 
 #: Projects, features and runs per page.
 MAX_PAGE_ITEMS = 1_000
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
+
+#: The list routes' query parameters: where the page starts, and its size (at most the cap).
+AfterParam = Annotated[str | None, Query(description="The previous page's X-Next-Cursor.")]
+LimitParam = Annotated[int | None, Query(ge=1, le=MAX_PAGE_ITEMS)]
+
+
+def page_size(limit: int | None) -> int:
+    """A ``LimitParam``'s page size: the cap when absent (or above it)."""
+    return min(limit or MAX_PAGE_ITEMS, MAX_PAGE_ITEMS)
 
 
 def announce_next(request: Request, response: Response, *, param: str, cursor: str) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from api.deps import DbDep, OperatorDep
 from api.routes import paging
@@ -27,13 +25,13 @@ def get_projects(
     _: OperatorDep,
     request: Request,
     response: Response,
-    after: Annotated[str | None, Query(description="The previous page's X-Next-Cursor.")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=paging.MAX_PAGE_ITEMS)] = None,
+    after: paging.AfterParam = None,
+    limit: paging.LimitParam = None,
 ) -> list[Project]:
     return paging.page_after(
         list_projects(db),
         after=after,
-        limit=min(limit or paging.MAX_PAGE_ITEMS, paging.MAX_PAGE_ITEMS),
+        limit=paging.page_size(limit),
         key=lambda project: project.id,
         request=request,
         response=response,

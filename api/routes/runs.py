@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from api.auth import require_run_access
 from api.deps import DbDep, OperatorDep, PrincipalDep
@@ -24,14 +22,14 @@ def get_project_runs(
     _: OperatorDep,
     request: Request,
     response: Response,
-    after: Annotated[str | None, Query(description="The previous page's X-Next-Cursor.")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=paging.MAX_PAGE_ITEMS)] = None,
+    after: paging.AfterParam = None,
+    limit: paging.LimitParam = None,
 ) -> list[AgentRun]:
     get_project(db, project_id=project_id)
     return paging.page_after(
         list_runs_for_project(db, project_id=project_id),
         after=after,
-        limit=min(limit or paging.MAX_PAGE_ITEMS, paging.MAX_PAGE_ITEMS),
+        limit=paging.page_size(limit),
         key=lambda run: run.id,
         request=request,
         response=response,

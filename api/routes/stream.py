@@ -17,18 +17,18 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, require_run_access
-from api.deps import OperatorDep, PrincipalDep, RuntimeDep
+from api.deps import HubDep, OperatorDep, PrincipalDep, RuntimeDep, unavailable
 from api.routes.params import FeatureId, RunId
 from api.runtime import Runtime
 from api.store.features import get_feature
 from api.store.runs import get_run
 from api.streaming.feed import Subscription
 from api.streaming.hub import (
+    HUB_NOT_RUNNING,
     STREAM_CAP_RETRY_AFTER_S,
     HubNotRunningError,
     StreamCapReachedError,
     StreamHub,
-    find_hub,
 )
 from api.streaming.quota import PRINCIPAL_CAP_RETRY_AFTER_S, PrincipalStreamCapError
 from api.streaming.wire import (
@@ -59,6 +59,7 @@ NO_HUB_RETRY_AFTER_S = 30
 async def stream_run_messages(
     run_id: RunId,
     runtime: RuntimeDep,
+    hub: HubDep,
     principal: PrincipalDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id_query: Annotated[
@@ -77,6 +78,7 @@ async def stream_run_messages(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     return await _open(
         runtime,
+        hub,
         principal,
         lambda hub: hub.subscribe(run_id=run_id, after=after),
         lambda: get_run(runtime.db, run_id=run_id),
@@ -96,6 +98,7 @@ async def stream_run_messages(
 async def stream_feature_messages(
     feature_id: FeatureId,
     runtime: RuntimeDep,
+    hub: HubDep,
     principal: OperatorDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     last_event_id_query: Annotated[
@@ -113,6 +116,7 @@ async def stream_feature_messages(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     return await _open(
         runtime,
+        hub,
         principal,
         lambda hub: hub.subscribe_feature(feature_id=feature_id, after=after),
         lambda: get_feature(runtime.db, feature_id=feature_id),
@@ -121,21 +125,16 @@ async def stream_feature_messages(
 
 async def _open(
     runtime: Runtime,
+    hub: StreamHub | None,
     principal: Principal,
     subscribe: Callable[[StreamHub], Subscription],
     read_for_404: Callable[[], object],
 ) -> EventSourceResponse:
     """Admit a stream on this process's hub: 429 at the token's own cap, 503 without a
     hub or at the process's cap."""
-    try:
-        hub = find_hub(runtime)
-    except HubNotRunningError as error:
+    if hub is None:
         await run_in_threadpool(read_for_404)  # 404 first
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            str(error),
-            headers={"Retry-After": str(NO_HUB_RETRY_AFTER_S)},
-        ) from None
+        raise unavailable(HUB_NOT_RUNNING, retry_after_s=NO_HUB_RETRY_AFTER_S)
     try:
         holder = hub.quota.acquire(principal)
     except PrincipalStreamCapError as error:
@@ -148,18 +147,10 @@ async def _open(
         subscription = subscribe(hub)
     except StreamCapReachedError as error:
         hub.quota.release(holder)
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            str(error),
-            headers={"Retry-After": str(STREAM_CAP_RETRY_AFTER_S)},
-        ) from None
+        raise unavailable(str(error), retry_after_s=STREAM_CAP_RETRY_AFTER_S) from None
     except HubNotRunningError as error:
         hub.quota.release(holder)
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            str(error),
-            headers={"Retry-After": str(NO_HUB_RETRY_AFTER_S)},
-        ) from None
+        raise unavailable(str(error), retry_after_s=NO_HUB_RETRY_AFTER_S) from None
     subscription.on_release.append(lambda: hub.quota.release(holder))
     # 404 for an unknown run or feature comes from the feed's first read, shared by
     # every viewer of it: no store read per connection.

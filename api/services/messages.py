@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import threading
 import zlib
+from typing import Unpack
 
 from api.services.bus import MessageBus
 from api.store.db import Db
-from api.store.messages import create_message
+from api.store.messages import MessageFields, create_message
 from core.models import (
     AgentMessage,
     AgentRun,
-    AgentRunRole,
-    DeliveryMode,
-    DeliveryReceipt,
     MessageSender,
-    MessageType,
 )
 
 #: Appends to one run are serial by nature (key n+1 follows n). Writers of the
@@ -42,34 +39,14 @@ def post_message(
     run: AgentRun,
     sender: MessageSender,
     content: str,
-    type: MessageType = MessageType.MESSAGE,
-    role: AgentRunRole | None = None,
-    message_id: str | None = None,
-    receipt: DeliveryReceipt | None = None,
-    receipt_for: str | None = None,
-    mode: DeliveryMode | None = None,
-    options: list[str] | None = None,
-    reply_to: str | None = None,
+    **fields: Unpack[MessageFields],
 ) -> tuple[AgentMessage, bool]:
     """Append a message to ``run``'s thread and wake this process's streams.
 
     Returns ``(message, created)``; see ``api.store.messages.create_message``.
     """
     with _append_lock(run.id):
-        message, created = create_message(
-            db,
-            run=run,
-            sender=sender,
-            content=content,
-            type=type,
-            role=role,
-            message_id=message_id,
-            receipt=receipt,
-            receipt_for=receipt_for,
-            mode=mode,
-            options=options,
-            reply_to=reply_to,
-        )
+        message, created = create_message(db, run=run, sender=sender, content=content, **fields)
         if created:
             # Inside the lock: this process publishes in commit order, so its
             # streams see no gap (a gap costs the hub a store read).

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.store.codec import from_item, to_item
-from api.store.db import Db
-from api.store.errors import NotFoundError, store_errors
+from api.store.codec import to_item
+from api.store.conditions import ITEM_EXISTS
+from api.store.db import Db, get_or_raise
+from api.store.errors import ConditionFailed, store_errors
 from core.tables import PROJECTS
 
 ADMITTED = "admitted"
 _HAS_ROOM = (
-    "attribute_exists(id) AND (attribute_not_exists(#admitted) "
+    f"{ITEM_EXISTS} AND (attribute_not_exists(#admitted) "
     "OR size(#admitted) < :max OR contains(#admitted, :fid))"
 )
 
@@ -35,8 +36,8 @@ _HAS_ROOM = (
 def _update(
     db: Db, *, project_id: str, expression: str, condition: str, values: dict[str, Any], action: str
 ) -> bool:
-    with store_errors(action):
-        try:
+    try:
+        with store_errors(action):
             db.client.update_item(
                 TableName=db.table(PROJECTS),
                 Key=to_item({"id": project_id}),
@@ -45,8 +46,8 @@ def _update(
                 ExpressionAttributeNames={"#admitted": ADMITTED},
                 ExpressionAttributeValues=values,
             )
-        except db.client.exceptions.ConditionalCheckFailedException:
-            return False
+    except ConditionFailed:
+        return False
     return True
 
 
@@ -76,7 +77,7 @@ def readmit(db: Db, *, project_id: str, feature_id: str) -> None:
         db,
         project_id=project_id,
         expression="ADD #admitted :one",
-        condition="attribute_exists(id)",
+        condition=ITEM_EXISTS,
         values={":one": _one(feature_id)},
         action="record the running feature's slot",
     )
@@ -88,7 +89,7 @@ def release(db: Db, *, project_id: str, feature_id: str) -> None:
         db,
         project_id=project_id,
         expression="DELETE #admitted :one",
-        condition="attribute_exists(id)",
+        condition=ITEM_EXISTS,
         values={":one": _one(feature_id)},
         action="release the feature's slot",
     )
@@ -96,14 +97,13 @@ def release(db: Db, *, project_id: str, feature_id: str) -> None:
 
 def admitted(db: Db, *, project_id: str) -> set[str]:
     """The feature ids holding a slot now (strongly consistent)."""
-    with store_errors("read the project's admitted features"):
-        raw = db.client.get_item(
-            TableName=db.table(PROJECTS),
-            Key=to_item({"id": project_id}),
-            ConsistentRead=True,
-            ProjectionExpression="id, #admitted",
-            ExpressionAttributeNames={"#admitted": ADMITTED},
-        ).get("Item")
-    if raw is None:
-        raise NotFoundError(f"Project {project_id} was not found.")
-    return set(from_item(raw).get(ADMITTED) or ())
+    item = get_or_raise(
+        db,
+        PROJECTS,
+        key={"id": project_id},
+        action="read the project's admitted features",
+        missing=f"Project {project_id} was not found.",
+        ProjectionExpression="id, #admitted",
+        ExpressionAttributeNames={"#admitted": ADMITTED},
+    )
+    return set(item.get(ADMITTED) or ())

@@ -5,13 +5,12 @@ from __future__ import annotations
 from contextlib import suppress
 
 from api.store.codec import from_item, to_item, to_value
+from api.store.conditions import AGENT_EXISTS, AGENT_IS_NEW
 from api.store.db import Db, query_all
 from api.store.errors import ConditionFailed, store_errors
 from core.agents import PIPELINE_ROLES, persona
 from core.models import Agent, AgentRunRole, AgentStatus, iso, utc_now
 from core.tables import AGENTS
-
-AGENT_IS_NEW = "attribute_not_exists(projectId)"
 
 
 def create_agents(db: Db, *, project_id: str) -> list[Agent]:
@@ -29,8 +28,8 @@ def create_agents(db: Db, *, project_id: str) -> list[Agent]:
     for agent in agents:
         # Already there is fine: creating agents is idempotent.
         with (
+            suppress(ConditionFailed),
             store_errors(f"create agent {agent.name}"),
-            suppress(db.client.exceptions.ConditionalCheckFailedException),
         ):
             db.client.put_item(
                 TableName=db.table(AGENTS),
@@ -88,7 +87,7 @@ def update_agent(
             UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
-            ConditionExpression="attribute_exists(projectId)",
+            ConditionExpression=AGENT_EXISTS,
             ReturnValues="ALL_NEW",
         )["Attributes"]
     return Agent.model_validate(from_item(raw))
@@ -110,7 +109,7 @@ def release_agent(
                 TableName=db.table(AGENTS),
                 Key=to_item({"projectId": project_id, "role": role.value}),
                 UpdateExpression="SET #status = :status, #updated = :updated REMOVE #run, #feature",
-                ConditionExpression="attribute_exists(projectId) AND "
+                ConditionExpression=f"{AGENT_EXISTS} AND "
                 "(attribute_not_exists(#run) OR #run = :mine)",
                 ExpressionAttributeNames={
                     "#status": "status",

@@ -27,13 +27,14 @@ from typing import Any
 
 from api.store.admission import release
 from api.store.codec import Item, from_item, to_item, to_value
+from api.store.conditions import ITEM_EXISTS
 from api.store.db import Db
-from api.store.errors import StoreError, store_errors
+from api.store.errors import ConditionFailed, StoreError, store_errors
 from api.store.features import get_feature_item
 from core.models import Feature, FeatureStatus, iso, utc_now
 from core.tables import FEATURES
 
-OWNED_BY_ME = "attribute_exists(id) AND ownerId = :me"
+OWNED_BY_ME = f"{ITEM_EXISTS} AND ownerId = :me"
 
 
 class ClaimLostError(StoreError):
@@ -87,12 +88,12 @@ def _update(
         kwargs["ExpressionAttributeNames"] = names
     if values:
         kwargs["ExpressionAttributeValues"] = {k: to_value(v) for k, v in values.items()}
-    with store_errors(action):
-        try:
+    try:
+        with store_errors(action):
             raw = db.client.update_item(**kwargs)["Attributes"]
-        except db.client.exceptions.ConditionalCheckFailedException:
-            read_claim(db, feature_id=feature_id)  # NotFoundError if it is gone
-            return None
+    except ConditionFailed:
+        read_claim(db, feature_id=feature_id)  # NotFoundError if it is gone
+        return None
     return FeatureClaim.from_item(from_item(raw))
 
 
@@ -108,7 +109,7 @@ def claim_pending(db: Db, *, feature_id: str, owner_id: str) -> FeatureClaim | N
         db,
         feature_id=feature_id,
         expression=_CLAIM_SET + " REMOVE errorMessage",
-        condition="attribute_exists(id) AND #status = :pending",
+        condition=f"{ITEM_EXISTS} AND #status = :pending",
         names={"#status": "status"},
         values={
             ":in_progress": FeatureStatus.IN_PROGRESS.value,
@@ -143,7 +144,7 @@ def take_over(
         db,
         feature_id=feature_id,
         expression=_CLAIM_SET,
-        condition=f"attribute_exists(id) AND #status = :in_progress AND {owner_guard}",
+        condition=f"{ITEM_EXISTS} AND #status = :in_progress AND {owner_guard}",
         names={"#status": "status"},
         values=values,
         action="take over the feature's pipeline",
@@ -283,7 +284,7 @@ def fail_pending(db: Db, *, feature_id: str, error_message: str) -> FeatureClaim
         db,
         feature_id=feature_id,
         expression="SET #status = :failing, errorMessage = :error, updatedAt = :now",
-        condition="attribute_exists(id) AND #status = :pending",
+        condition=f"{ITEM_EXISTS} AND #status = :pending",
         names={"#status": "status"},
         values={
             ":failing": FeatureStatus.FAILING.value,

@@ -20,8 +20,9 @@ from api.settings import (
     DYNAMODB_READ_TIMEOUT_S,
     Settings,
 )
-from api.store.codec import Item, from_item
-from api.store.errors import StoreUnavailableError, store_errors
+from api.store.codec import Item, from_item, to_item
+from api.store.conditions import ITEM_IS_NEW
+from api.store.errors import NotFoundError, StoreUnavailableError, store_errors
 from api.store.sequence import SequenceHeads
 from core.tables import ALL_TABLES, TableSpec
 
@@ -72,33 +73,67 @@ def make_db(settings: Settings) -> Db:
     return Db(client=make_client(settings), prefix=settings.table_prefix)
 
 
+def put_new(db: Db, spec: TableSpec, *, item: Item, action: str) -> None:
+    """Put an item keyed by ``id`` that must not exist yet (``ITEM_IS_NEW``): ids are fresh,
+    so a clash is a bug to surface (``ConditionFailed``), never an overwrite."""
+    with store_errors(action):
+        db.client.put_item(
+            TableName=db.table(spec), Item=to_item(item), ConditionExpression=ITEM_IS_NEW
+        )
+
+
+def get_or_raise(
+    db: Db, spec: TableSpec, *, key: Item, action: str, missing: str, **kwargs: Any
+) -> Item:
+    """Read one item consistently, or raise ``NotFoundError(missing)`` when it does not exist.
+
+    ``action`` completes the error sentence "Could not <action>: ..."; ``kwargs`` go
+    to GetItem (e.g. a projection).
+    """
+    with store_errors(action):
+        raw = db.client.get_item(
+            TableName=db.table(spec), Key=to_item(key), ConsistentRead=True, **kwargs
+        ).get("Item")
+    if raw is None:
+        raise NotFoundError(missing)
+    return from_item(raw)
+
+
+def _pages(
+    db: Db, operation: str, *, action: str, kwargs: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """Every page of a Query or Scan, following ``LastEvaluatedKey`` (the one pagination loop)."""
+    call = getattr(db.client, operation)
+    while True:
+        with store_errors(action):
+            page: dict[str, Any] = call(**kwargs)
+        yield page
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return
+        kwargs["ExclusiveStartKey"] = last
+
+
 def query_all(db: Db, *, action: str = "read from the store", **kwargs: Any) -> Iterator[Item]:
     """Run a Query, following ``LastEvaluatedKey`` until the last page.
 
     ``action`` completes the error sentence "Could not <action>: ...".
     """
-    while True:
-        with store_errors(action):
-            page = db.client.query(**kwargs)
+    for page in _pages(db, "query", action=action, kwargs=kwargs):
         for raw in page.get("Items", []):
             yield from_item(raw)
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            return
-        kwargs["ExclusiveStartKey"] = last
+
+
+def query_count(db: Db, *, action: str = "count in the store", **kwargs: Any) -> int:
+    """Run a ``Select="COUNT"`` Query over every page and return the total."""
+    return sum(page.get("Count", 0) for page in _pages(db, "query", action=action, kwargs=kwargs))
 
 
 def scan_all(db: Db, *, action: str = "read from the store", **kwargs: Any) -> Iterator[Item]:
     """Run a Scan, following ``LastEvaluatedKey`` until the last page."""
-    while True:
-        with store_errors(action):
-            page = db.client.scan(**kwargs)
+    for page in _pages(db, "scan", action=action, kwargs=kwargs):
         for raw in page.get("Items", []):
             yield from_item(raw)
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            return
-        kwargs["ExclusiveStartKey"] = last
 
 
 def ensure_tables(db: Db, specs: tuple[TableSpec, ...] = ALL_TABLES) -> list[str]:

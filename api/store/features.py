@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from api.store.codec import from_item, to_item, to_value
-from api.store.db import Db, query_all
-from api.store.errors import InvalidInputError, NotFoundError, store_errors
+from api.store.conditions import ITEM_EXISTS
+from api.store.db import Db, get_or_raise, put_new, query_all
+from api.store.errors import ConditionFailed, InvalidInputError, store_errors
 from api.store.ids import new_id
 from core.models import Feature, FeatureCreate, FeatureStatus, iso, utc_now
 from core.tables import FEATURES
-
-ITEM_IS_NEW = "attribute_not_exists(id)"
-ITEM_EXISTS = "attribute_exists(id)"
 
 
 def create_feature(db: Db, *, project_id: str, data: FeatureCreate) -> Feature:
@@ -35,24 +33,19 @@ def create_feature(db: Db, *, project_id: str, data: FeatureCreate) -> Feature:
         created_at=now,
         updated_at=now,
     )
-    with store_errors("create the feature"):
-        db.client.put_item(
-            TableName=db.table(FEATURES),
-            Item=to_item(feature.model_dump(by_alias=True)),
-            ConditionExpression=ITEM_IS_NEW,
-        )
+    put_new(db, FEATURES, item=feature.model_dump(by_alias=True), action="create the feature")
     return feature
 
 
 def get_feature_item(db: Db, *, feature_id: str) -> dict[str, Any]:
     """The feature's whole item (with the pipeline's claim attributes), read consistently."""
-    with store_errors("read the feature"):
-        raw = db.client.get_item(
-            TableName=db.table(FEATURES), Key=to_item({"id": feature_id}), ConsistentRead=True
-        ).get("Item")
-    if raw is None:
-        raise NotFoundError(f"Feature {feature_id} was not found.")
-    return from_item(raw)
+    return get_or_raise(
+        db,
+        FEATURES,
+        key={"id": feature_id},
+        action="read the feature",
+        missing=f"Feature {feature_id} was not found.",
+    )
 
 
 def get_feature(db: Db, *, feature_id: str) -> Feature:
@@ -101,8 +94,8 @@ def update_feature(
     values = {f":{k}": to_value(v) for k, v in fields.items()}
     values.update({k: to_value(v) for k, v in (condition_values or {}).items()})
     guard = ITEM_EXISTS if condition is None else f"{ITEM_EXISTS} AND ({condition})"
-    with store_errors("update the feature"):
-        try:
+    try:
+        with store_errors("update the feature"):
             raw = db.client.update_item(
                 TableName=db.table(FEATURES),
                 Key=to_item({"id": feature_id}),
@@ -112,7 +105,7 @@ def update_feature(
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )["Attributes"]
-        except db.client.exceptions.ConditionalCheckFailedException:
-            get_feature(db, feature_id=feature_id)  # NotFoundError if it is gone
-            raise
+    except ConditionFailed:
+        get_feature(db, feature_id=feature_id)  # NotFoundError if it is gone
+        raise
     return Feature.model_validate(from_item(raw))

@@ -25,10 +25,11 @@ meets its own key, and the message is returned instead of stored a second time.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypedDict
 
 from api.store.codec import from_item, to_item, to_value
-from api.store.db import Db, query_all
+from api.store.conditions import MESSAGE_EXISTS, MESSAGE_KEY_IS_FREE
+from api.store.db import Db, query_all, query_count
 from api.store.errors import (
     ConditionFailed,
     ConflictError,
@@ -53,12 +54,25 @@ from core.models import (
 from core.tables import AGENT_MESSAGES
 
 #: The put condition of the append: this key must not exist yet.
-KEY_IS_FREE = "attribute_not_exists(runId)"
 #: Withdrawal is only possible before any delivery: from state ``queued``.
-RECEIPT_IS_QUEUED = "attribute_exists(runId) AND receipt.#state = :queued"
+RECEIPT_IS_QUEUED = f"{MESSAGE_EXISTS} AND receipt.#state = :queued"
 #: Conflicts one append may lose before it reports contention (each loss means
 #: another message committed, so this bounds work, not correctness).
 MAX_APPEND_ATTEMPTS = 200
+
+
+class MessageFields(TypedDict, total=False):
+    """A new message's optional fields: ``create_message``'s keywords after ``content``,
+    declared once so a wrapper (``api.services.messages.post_message``) passes them on."""
+
+    type: MessageType
+    role: AgentRunRole | None
+    message_id: str | None
+    receipt: DeliveryReceipt | None
+    receipt_for: str | None
+    mode: DeliveryMode | None
+    options: list[str] | None
+    reply_to: str | None
 
 
 def create_message(
@@ -112,7 +126,7 @@ def create_message(
                 db.client.put_item(
                     TableName=db.table(AGENT_MESSAGES),
                     Item=to_item(values),
-                    ConditionExpression=KEY_IS_FREE,
+                    ConditionExpression=MESSAGE_KEY_IS_FREE,
                 )
         except ConditionFailed:
             skipped = list(_query_after(db, run_id=run.id, after=format_cursor(head)))
@@ -257,14 +271,7 @@ def count_messages_after(
         },
         "Select": "COUNT",
     }
-    total = 0
-    while True:
-        with store_errors("count unread messages"):
-            page = db.client.query(**kwargs)
-        total += page.get("Count", 0)
-        if not page.get("LastEvaluatedKey"):
-            return total
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return query_count(db, action="count unread messages", **kwargs)
 
 
 _WHERE_IT_IS: dict[ReceiptState | None, str] = {

@@ -13,22 +13,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from api.store.codec import from_item, to_item, to_value
+from api.store.conditions import ITEM_EXISTS
 from api.store.db import Db
-from api.store.errors import ConflictError, store_errors
+from api.store.errors import ConditionFailed, ConflictError, store_errors
 from api.store.runs import get_run
 from core.models import AgentRun, AgentRunStatus, iso, utc_now
 from core.tables import AGENT_RUNS
 
 #: A question opens only on an active run without one.
 QUESTION_OPENS = (
-    "attribute_exists(id) AND attribute_not_exists(openQuestionId) "
+    f"{ITEM_EXISTS} AND attribute_not_exists(openQuestionId) "
     "AND NOT (#status IN (:completed, :failed))"
 )
 QUESTION_IS_OPEN = "openQuestionId = :q"
 #: The check_messages position only moves forward.
-MCP_CURSOR_ADVANCES = (
-    "attribute_exists(id) AND (attribute_not_exists(mcpCursor) OR mcpCursor < :cursor)"
-)
+MCP_CURSOR_ADVANCES = f"{ITEM_EXISTS} AND (attribute_not_exists(mcpCursor) OR mcpCursor < :cursor)"
 
 
 def open_question(db: Db, *, run_id: str, question_id: str) -> AgentRun:
@@ -38,8 +37,8 @@ def open_question(db: Db, *, run_id: str, question_id: str) -> AgentRun:
     sentence when the run has ended or another question is open.
     """
     now = iso(utc_now())
-    with store_errors("open the question"):
-        try:
+    try:
+        with store_errors("open the question"):
             raw = db.client.update_item(
                 TableName=db.table(AGENT_RUNS),
                 Key=to_item({"id": run_id}),
@@ -58,19 +57,19 @@ def open_question(db: Db, *, run_id: str, question_id: str) -> AgentRun:
                 },
                 ReturnValues="ALL_NEW",
             )["Attributes"]
-        except db.client.exceptions.ConditionalCheckFailedException:
-            current = get_run(db, run_id=run_id)  # NotFoundError when it does not exist
-            if current.open_question_id == question_id:
-                return current
-            if current.status.is_terminal:
-                raise ConflictError(
-                    f"Agent run {run_id} is no longer active ({current.status.value}); "
-                    "nobody can answer its questions."
-                ) from None
+    except ConditionFailed:
+        current = get_run(db, run_id=run_id)  # NotFoundError when it does not exist
+        if current.open_question_id == question_id:
+            return current
+        if current.status.is_terminal:
             raise ConflictError(
-                f"Agent run {run_id} already waits for an answer to question "
-                f"{current.open_question_id}; ask one question at a time."
+                f"Agent run {run_id} is no longer active ({current.status.value}); "
+                "nobody can answer its questions."
             ) from None
+        raise ConflictError(
+            f"Agent run {run_id} already waits for an answer to question "
+            f"{current.open_question_id}; ask one question at a time."
+        ) from None
     return AgentRun.model_validate(from_item(raw))
 
 
@@ -89,8 +88,8 @@ def close_question(db: Db, *, run_id: str, question_id: str) -> AgentRun | None:
     if run.open_question_id != question_id:
         return None
     waited = _seconds_between(run.waiting_since, utc_now()) if run.waiting_since else 0.0
-    with store_errors("close the question"):
-        try:
+    try:
+        with store_errors("close the question"):
             raw = db.client.update_item(
                 TableName=db.table(AGENT_RUNS),
                 Key=to_item({"id": run_id}),
@@ -106,15 +105,15 @@ def close_question(db: Db, *, run_id: str, question_id: str) -> AgentRun | None:
                 },
                 ReturnValues="ALL_NEW",
             )["Attributes"]
-        except db.client.exceptions.ConditionalCheckFailedException:
-            return None
+    except ConditionFailed:
+        return None
     return AgentRun.model_validate(from_item(raw))
 
 
 def advance_mcp_cursor(db: Db, *, run_id: str, cursor: str) -> None:
     """Move the run's ``check_messages`` position forward to ``cursor`` (never back)."""
-    with store_errors("record the check_messages position"):
-        try:
+    try:
+        with store_errors("record the check_messages position"):
             db.client.update_item(
                 TableName=db.table(AGENT_RUNS),
                 Key=to_item({"id": run_id}),
@@ -122,5 +121,5 @@ def advance_mcp_cursor(db: Db, *, run_id: str, cursor: str) -> None:
                 ConditionExpression=MCP_CURSOR_ADVANCES,
                 ExpressionAttributeValues={":cursor": to_value(cursor)},
             )
-        except db.client.exceptions.ConditionalCheckFailedException:
-            return  # already further along
+    except ConditionFailed:
+        return  # already further along

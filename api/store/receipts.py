@@ -13,8 +13,9 @@ from collections.abc import Collection
 from typing import Any
 
 from api.store.codec import from_item, to_item, to_value
-from api.store.db import Db
-from api.store.errors import NotFoundError, store_errors
+from api.store.conditions import MESSAGE_EXISTS
+from api.store.db import Db, get_or_raise
+from api.store.errors import ConditionFailed, store_errors
 from core.models import RECEIPT_RANK, AgentMessage, DeliveryReceipt, ReceiptState
 from core.tables import AGENT_MESSAGES
 
@@ -43,7 +44,7 @@ def advance_receipt(
     lower = sorted(replaces if replaces is not None else _lower_states(receipt.state))
     names = {f":s{i}": to_value(state.value) for i, state in enumerate(lower)}
     allowed = " OR ".join(f"receipt.#state = :s{i}" for i in range(len(lower)))
-    condition = "attribute_exists(runId) AND (attribute_not_exists(receipt)"
+    condition = f"{MESSAGE_EXISTS} AND (attribute_not_exists(receipt)"
     condition += f" OR {allowed})" if allowed else ")"
     request: dict[str, Any] = {
         "TableName": db.table(AGENT_MESSAGES),
@@ -58,39 +59,38 @@ def advance_receipt(
     }
     if allowed:  # DynamoDB refuses a name the expression does not use (no lower state)
         request["ExpressionAttributeNames"] = {"#state": "state"}
-    with store_errors("record the delivery receipt"):
-        try:
+    try:
+        with store_errors("record the delivery receipt"):
             raw = db.client.update_item(**request)["Attributes"]
-        except db.client.exceptions.ConditionalCheckFailedException:
-            stored = _message_at(db, run_id=run_id, cursor=cursor)
-            return stored, False
+    except ConditionFailed:
+        stored = _message_at(db, run_id=run_id, cursor=cursor)
+        return stored, False
     return AgentMessage.model_validate(from_item(raw)), True
 
 
 def _message_at(db: Db, *, run_id: str, cursor: str) -> AgentMessage:
-    with store_errors("read the message"):
-        raw = db.client.get_item(
-            TableName=db.table(AGENT_MESSAGES),
-            Key=to_item({"runId": run_id, "cursor": cursor}),
-            ConsistentRead=True,
-        ).get("Item")
-    if raw is None:
-        raise NotFoundError(f"Message {cursor} of run {run_id} was not found.")
-    return AgentMessage.model_validate(from_item(raw))
+    item = get_or_raise(
+        db,
+        AGENT_MESSAGES,
+        key={"runId": run_id, "cursor": cursor},
+        action="read the message",
+        missing=f"Message {cursor} of run {run_id} was not found.",
+    )
+    return AgentMessage.model_validate(item)
 
 
 def mark_reply(db: Db, *, message: AgentMessage, question_id: str) -> None:
     """Record that a user message answers ``question_id`` (kept if it already says so)."""
     if message.reply_to is not None:
         return
-    with store_errors("mark the answer"):
-        try:
+    try:
+        with store_errors("mark the answer"):
             db.client.update_item(
                 TableName=db.table(AGENT_MESSAGES),
                 Key=to_item({"runId": message.run_id, "cursor": message.cursor}),
                 UpdateExpression="SET replyTo = :q",
-                ConditionExpression="attribute_exists(runId) AND attribute_not_exists(replyTo)",
+                ConditionExpression=f"{MESSAGE_EXISTS} AND attribute_not_exists(replyTo)",
                 ExpressionAttributeValues={":q": to_value(question_id)},
             )
-        except db.client.exceptions.ConditionalCheckFailedException:
-            return
+    except ConditionFailed:
+        return

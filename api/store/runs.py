@@ -6,21 +6,18 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from api.store.codec import from_item, to_item, to_value
-from api.store.db import Db, query_all
-from api.store.errors import ConflictError, NotFoundError, store_errors
+from api.store.conditions import ITEM_EXISTS
+from api.store.db import Db, get_or_raise, put_new, query_all
+from api.store.errors import ConditionFailed, ConflictError, store_errors
 from api.store.ids import new_id
 from core.models import AgentRun, AgentRunCreate, AgentRunStatus, RunUsage, iso, utc_now
 from core.tables import AGENT_RUNS
 
-ITEM_IS_NEW = "attribute_not_exists(id)"
-RUN_EXISTS = "attribute_exists(id)"
 #: A status changes only to a different one, and never after the run ended.
-STATUS_CHANGES = (
-    "attribute_exists(id) AND #status <> :status AND NOT (#status IN (:completed, :failed))"
-)
+STATUS_CHANGES = f"{ITEM_EXISTS} AND #status <> :status AND NOT (#status IN (:completed, :failed))"
 #: The read marker only moves forward (two tabs may report out of order).
 READ_MARKER_ADVANCES = (
-    "attribute_exists(id) AND (attribute_not_exists(readCursor) OR readCursor < :cursor)"
+    f"{ITEM_EXISTS} AND (attribute_not_exists(readCursor) OR readCursor < :cursor)"
 )
 
 
@@ -46,23 +43,19 @@ def create_run(db: Db, *, data: AgentRunCreate) -> AgentRun:
         started_at=now,
         updated_at=now,
     )
-    with store_errors("create the agent run"):
-        db.client.put_item(
-            TableName=db.table(AGENT_RUNS),
-            Item=to_item(run.model_dump(by_alias=True)),
-            ConditionExpression=ITEM_IS_NEW,
-        )
+    put_new(db, AGENT_RUNS, item=run.model_dump(by_alias=True), action="create the agent run")
     return run
 
 
 def get_run(db: Db, *, run_id: str) -> AgentRun:
-    with store_errors("read the agent run"):
-        raw = db.client.get_item(
-            TableName=db.table(AGENT_RUNS), Key=to_item({"id": run_id}), ConsistentRead=True
-        ).get("Item")
-    if raw is None:
-        raise NotFoundError(f"Agent run {run_id} was not found.")
-    return AgentRun.model_validate(from_item(raw))
+    item = get_or_raise(
+        db,
+        AGENT_RUNS,
+        key={"id": run_id},
+        action="read the agent run",
+        missing=f"Agent run {run_id} was not found.",
+    )
+    return AgentRun.model_validate(item)
 
 
 def list_runs_for_project(db: Db, *, project_id: str) -> list[AgentRun]:
@@ -123,8 +116,8 @@ def set_run_status(
             names[f"#{attribute}"] = attribute
             values[f":{attribute}"] = to_value(value)
             sets.append(f"#{attribute} = :{attribute}")
-    with store_errors("update the agent run status"):
-        try:
+    try:
+        with store_errors("update the agent run status"):
             response = db.client.update_item(
                 TableName=db.table(AGENT_RUNS),
                 Key=to_item({"id": run_id}),
@@ -134,18 +127,18 @@ def set_run_status(
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
             )
-        except db.client.exceptions.ConditionalCheckFailedException:
-            current = get_run(db, run_id=run_id)
-            if current.status == status and current.updated_at == now:
-                # Our own update: an attempt committed, its answer was lost and botocore
-                # retried into the condition it had just made false. Still a transition.
-                return RunTransition(run=current, previous=None)
-            if current.status == status:
-                return None
-            raise ConflictError(
-                f"Agent run {run_id} has already ended ({current.status.value}); "
-                "its status can no longer change."
-            ) from None
+    except ConditionFailed:
+        current = get_run(db, run_id=run_id)
+        if current.status == status and current.updated_at == now:
+            # Our own update: an attempt committed, its answer was lost and botocore
+            # retried into the condition it had just made false. Still a transition.
+            return RunTransition(run=current, previous=None)
+        if current.status == status:
+            return None
+        raise ConflictError(
+            f"Agent run {run_id} has already ended ({current.status.value}); "
+            "its status can no longer change."
+        ) from None
     old = from_item(response["Attributes"])
     updated = {name: value for name, value in optional.items() if value is not None}
     run = AgentRun.model_validate(old | updated | {"status": status.value, "updatedAt": now})
@@ -156,8 +149,8 @@ def set_read_cursor(db: Db, *, run_id: str, cursor: str) -> str:
     """Advance the run's read marker to ``cursor``; returns the marker now stored."""
     # A lost condition means: not found (get_run says so) or already further along.
     with (
+        suppress(ConditionFailed),
         store_errors("update the read marker"),
-        suppress(db.client.exceptions.ConditionalCheckFailedException),
     ):
         db.client.update_item(
             TableName=db.table(AGENT_RUNS),
@@ -177,7 +170,7 @@ def set_run_usage(db: Db, *, run_id: str, usage: RunUsage) -> None:
             TableName=db.table(AGENT_RUNS),
             Key=to_item({"id": run_id}),
             UpdateExpression="SET #usage = :usage",
-            ConditionExpression=RUN_EXISTS,
+            ConditionExpression=ITEM_EXISTS,
             ExpressionAttributeNames={"#usage": "usage"},
             ExpressionAttributeValues={":usage": to_value(usage.model_dump(by_alias=True))},
         )

@@ -70,6 +70,10 @@ class StreamCapReachedError(Exception):
     """This process already serves ``settings.max_streams`` streams."""
 
 
+#: The sentence a stream gets where no hub runs (a process without the service, or stopping).
+HUB_NOT_RUNNING = "The stream hub is not running in this process."
+
+
 class HubNotRunningError(Exception):
     pass
 
@@ -124,7 +128,7 @@ class StreamHub:
 
     def _join(self, registry: dict[str, F], key: str, create: Callable[[], F]) -> F:
         if self._loop is None:
-            raise HubNotRunningError("The stream hub is not running in this process.")
+            raise HubNotRunningError(HUB_NOT_RUNNING)
         if self.active_streams >= self.settings.max_streams:
             raise StreamCapReachedError(
                 f"This server already serves {self.settings.max_streams:,} streams; "
@@ -209,10 +213,3 @@ class StreamHub:
 def add_stream_hub(runtime: Runtime) -> None:
     """Service factory for ``api.app.default_service_factories``."""
     runtime.services.append(StreamHub(settings=runtime.settings, db=runtime.db, bus=runtime.bus))
-
-
-def find_hub(runtime: Runtime) -> StreamHub:
-    for service in runtime.services:
-        if isinstance(service, StreamHub):
-            return service
-    raise HubNotRunningError("The stream hub is not running in this process.")

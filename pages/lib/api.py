@@ -10,7 +10,6 @@ a traceback — and stops the page (or fragment) there.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, cast
@@ -19,7 +18,8 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 from streamlit_autorefresh import st_autorefresh
 
-from core.client import DEFAULT_API_URL, ApiClient, ApiError, ApiUnavailable
+from core.client import ApiClient, ApiError, ApiUnavailable
+from core.settings import ClientSettings
 
 #: Session-state key tests use to inject a client (real or fake).
 CLIENT_KEY = "oma_api_client"
@@ -35,14 +35,15 @@ def _shared_client(base_url: str, token: str) -> ApiClient:
 
 
 def api_url() -> str:
-    return os.environ.get("OMAKASE_API_URL", DEFAULT_API_URL)
+    return ClientSettings.from_env().api_url
 
 
 def get_client() -> ApiClient:
     injected = st.session_state.get(CLIENT_KEY)
     if injected is not None:
         return cast(ApiClient, injected)
-    return _shared_client(api_url(), os.environ.get("OMAKASE_API_TOKEN", ""))
+    settings = ClientSettings.from_env()
+    return _shared_client(settings.api_url, settings.api_token)
 
 
 def describe(error: ApiError, *, url: str | None = None) -> tuple[str, str]:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import os
 
 import streamlit as st
 
+from core.settings import DASHBOARD_PASSWORD_ENV, ClientSettings
+
 log = logging.getLogger(__name__)
 
-PASSWORD_ENV = "OMAKASE_DASHBOARD_PASSWORD"  # noqa: S105 - the variable's name
+PASSWORD_ENV = DASHBOARD_PASSWORD_ENV
 #: Session-state key set once the session entered the right password.
 UNLOCKED_KEY = "oma_dashboard_unlocked"
 LOCALHOST_NAMES = frozenset({"localhost"})
@@ -67,7 +68,7 @@ def _stop_server() -> None:
 def guard_dashboard() -> None:
     """Call first in ``dashboard.py``: stops the script unless this session may see pages."""
     address = str(st.get_option("server.address") or "")
-    password = os.environ.get(PASSWORD_ENV, "")
+    password = ClientSettings.from_env().dashboard_password
     problem = exposure_problem(address, password=password)
     if problem is not None:
         log.critical(problem)

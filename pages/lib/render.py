@@ -56,17 +56,6 @@ def role_badge(role: AgentRunRole | None) -> str:
     return f'<span class="oma-badge" style="--tone: var(--{token})">{escape(role.value)}</span>'
 
 
-def step_label(run: AgentRun | None, role: AgentRunRole | None) -> str:
-    """``Step 3 · Koji 🍶 reviewer`` (the plain text of a divider)."""
-    role = run.role if run is not None else role
-    if role is None:
-        return "Step ?"
-    who = persona(role)
-    step = f"Step {run.step}" if run is not None else "Step ?"
-    retry = " · retry" if run is not None and run.attempt > 1 else ""
-    return f"{step} · {who.name} {who.mascot} {role.value}{retry}"
-
-
 def divider_html(run_id: str, run: AgentRun | None, role: AgentRunRole | None) -> str:
     """A step divider; its text reads ``Step 3 · Koji 🍶 reviewer``."""
     role = run.role if run is not None else role

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from core.client import ApiClient
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.conftest import TOKEN, api_on, fresh_engine_db
 from tests.support.dashboard import PIPELINE_ENV, DashboardServer
 from tests.support.servers import ApiServer
 
@@ -55,9 +55,7 @@ def stack(
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's chromium")
     logs = tmp_path_factory.mktemp("browser-logs")
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
+    db = fresh_engine_db(engine)
     env = {
         **PIPELINE_ENV,
         # The tests post as an agent faster than the per-token rate limit allows.
@@ -65,9 +63,7 @@ def stack(
         **getattr(request.module, "API_ENV", {}),
         "OMAKASE_WORKSPACE_ROOT": str(logs / "workspaces"),
     }
-    with ApiServer(
-        endpoint=engine.endpoint, prefix=prefix, token=TOKEN, log_path=logs / "api.log", env=env
-    ) as api:
+    with api_on(db, endpoint=engine.endpoint, log_path=logs / "api.log", env=env) as api:
         dashboard = DashboardServer(
             api_url=api.url,
             token=TOKEN,

@@ -105,4 +105,3 @@ def test_steps_stay_in_order_when_an_earlier_step_speaks_late() -> None:
     assert all(state.get(m.id, m.run_id) is m for m in state.messages)  # the index followed
     state.apply(stored("c", 6, run_id="run_1", receipt=ReceiptState.DELIVERED))
     assert [m.id for m in state.messages].count("c") == 1
-    assert state.last_cursor_by_run() == {"run_1": format_cursor(6), "run_2": format_cursor(2)}

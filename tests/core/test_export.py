@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.auth import derive_agent_secret, mint_agent_token
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from api.store.runs import create_run
 from core.client import ApiClient
 from core.export import (
@@ -28,10 +28,9 @@ from core.export import (
 from core.export_runs import RUN_COLUMNS, runs_frame
 from core.models import AgentRun, AgentRunCreate, AgentRunRole, RunUsage
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.conftest import TOKEN, api_on, fresh_engine_db
 from tests.support.http import as_httpx
 from tests.support.process import ROOT
-from tests.support.servers import ApiServer
 
 
 @pytest.fixture
@@ -124,15 +123,11 @@ def test_feature_markdown_export_reads_every_page(
 
 
 def test_cli_writes_the_file_and_shows_progress(engine: LocalEngine, tmp_path: Path) -> None:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
+    db = fresh_engine_db(engine)
     env = {"OMAKASE_AUTO_START_FEATURES": "false"}
     log = tmp_path / "api.log"
     with (
-        ApiServer(
-            endpoint=engine.endpoint, prefix=prefix, token=TOKEN, log_path=log, env=env
-        ) as server,
+        api_on(db, endpoint=engine.endpoint, log_path=log, env=env) as server,
         ApiClient(server.url, TOKEN) as api,
     ):
         project = api.create_project("CLI")

@@ -16,8 +16,8 @@ from core.client import ApiError, ApiUnavailable
 from core.models import AgentRunRole, AgentRunStatus, MessageSender, MessageType, RunUsage
 from pages.lib.api import CLIENT_KEY
 from pages.lib.chat_session import ACTIVE_KEY
-from tests.pages.fake_api import FakeApi
 from tests.pages.test_chat_sidebar import chat_app
+from tests.support.fake_api import FakeApi
 
 TIMEOUT_S = 30.0
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,7 +28,7 @@ from core.models import (
 )
 from pages.lib.api import CLIENT_KEY
 from pages.lib.chat_session import ACTIVE_KEY
-from tests.pages.fake_api import FakeApi
+from tests.support.fake_api import FakeApi
 
 TIMEOUT_S = 30.0
 EMPTY = "Send a message to Nori while they work on Tonkotsu broth"

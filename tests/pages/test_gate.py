@@ -24,7 +24,7 @@ from pages.lib.gate import (
     is_loopback,
     password_matches,
 )
-from tests.pages.fake_api import FakeApi
+from tests.support.fake_api import FakeApi
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 30.0

@@ -14,13 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.auth import mint_agent_token
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from api.store.features import create_feature
 from api.store.projects import create_project
 from api.store.runs import create_run
 from core.models import AgentRun, AgentRunCreate, AgentRunRole, FeatureCreate, ProjectCreate
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.conftest import api_on, fresh_engine_db
 from tests.support.servers import ApiServer
 
 #: Keep-alive period of the test servers: short, so a dead stream is noticed quickly.
@@ -43,10 +43,9 @@ def agent_headers(client: TestClient, run_id: str) -> dict[str, str]:
 
 def api_server(endpoint: str, db: Db, log_dir: Path, name: str, **env: str) -> ApiServer:
     """An (unstarted) ``python -m api`` on ``db``'s tables, without the feature watcher."""
-    return ApiServer(
+    return api_on(
+        db,
         endpoint=endpoint,
-        prefix=db.prefix,
-        token=TOKEN,
         log_path=log_dir / f"{name}.log",
         env={
             "OMAKASE_STREAM_PING_SECONDS": TEST_PING_SECONDS,
@@ -59,10 +58,7 @@ def api_server(endpoint: str, db: Db, log_dir: Path, name: str, **env: str) -> A
 @pytest.fixture(scope="module")
 def rel_db(engine: LocalEngine) -> Db:
     """Tables of their own on the session engine, for this module."""
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
-    return db
+    return fresh_engine_db(engine)
 
 
 @pytest.fixture(scope="module")

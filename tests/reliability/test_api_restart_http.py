@@ -23,7 +23,7 @@ from core.models import MessageSender
 from infra.local_engine import LocalEngine
 from tests.conftest import AUTH
 from tests.reliability.conftest import api_server, seed_run
-from tests.reliability.sse_reader import Follower
+from tests.support.sse_reader import Follower
 
 pytestmark = pytest.mark.engine
 

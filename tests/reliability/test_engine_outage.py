@@ -29,14 +29,14 @@ import httpx
 import pytest
 
 from api.settings import DYNAMODB_CONNECT_TIMEOUT_S, DYNAMODB_MAX_ATTEMPTS
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from api.store.messages import list_messages
 from api.streaming.hub import STREAM_OPEN_TIMEOUT_S
 from infra.local_engine import LocalEngine, free_port
-from tests.conftest import AUTH, engine_settings, unique_prefix
+from tests.conftest import AUTH, fresh_engine_db
 from tests.reliability.conftest import api_server, seed_run
-from tests.reliability.sse_reader import Follower
 from tests.support.servers import ApiServer
+from tests.support.sse_reader import Follower
 
 pytestmark = pytest.mark.engine
 
@@ -63,10 +63,7 @@ def outage_engine(tmp_path: Path) -> Iterator[LocalEngine]:
 
 @pytest.fixture
 def outage_db(outage_engine: LocalEngine) -> Db:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(outage_engine, prefix)), prefix=prefix)
-    ensure_tables(db)
-    return db
+    return fresh_engine_db(outage_engine)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -30,7 +29,7 @@ from api.app import create_app
 from api.settings import Settings
 from api.store.db import Db, ensure_tables
 from core.models import AgentRun
-from tests.conftest import AUTH, TOKEN
+from tests.conftest import AUTH, TOKEN, moto_client
 from tests.reliability.conftest import seed_run
 
 #: Generated cases per operation; with the operations of v1 this is well over 1,000.
@@ -73,13 +72,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(path_regex
 @pytest.fixture(scope="module", autouse=True)
 def fuzz_store() -> Iterator[Db]:
     with mock_aws():
-        client = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        db = Db(client=client, prefix="fuzz-")
+        db = Db(client=moto_client(), prefix="fuzz-")
         ensure_tables(db)
         SEEDED.append(Seeded(run=seed_run(db)))
         runtime = APP.state.runtime

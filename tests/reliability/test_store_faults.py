@@ -36,7 +36,7 @@ from api.store.db import Db, ensure_tables, make_client
 from api.store.messages import list_messages
 from api.store.runs import get_run
 from core.models import AgentRunStatus, MessageType
-from tests.conftest import AUTH, TOKEN
+from tests.conftest import AUTH, TOKEN, moto_client
 from tests.reliability.conftest import seed_run
 
 THROTTLED = "ProvisionedThroughputExceededException"
@@ -205,7 +205,7 @@ def test_a_real_conflict_is_a_new_key_not_an_error(
     from api.store.messages import create_message
     from core.models import MessageSender
 
-    shadow = Db(client=_other_client(fault_db), prefix=fault_db.prefix)
+    shadow = Db(client=moto_client(), prefix=fault_db.prefix)
     create_message(
         shadow, run=get_run(shadow, run_id=run.id), sender=MessageSender.USER, content="x"
     )
@@ -217,17 +217,6 @@ def test_a_real_conflict_is_a_new_key_not_an_error(
         ("3", "third"),
     ]
     assert list_messages(fault_db, run_id=other.id) == []
-
-
-def _other_client(db: Db) -> Any:
-    import boto3
-
-    return boto3.client(
-        "dynamodb",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def test_regression_lost_put_response_does_not_duplicate_the_message(

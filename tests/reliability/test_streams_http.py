@@ -24,8 +24,8 @@ from core.models import AgentRun, MessageSender, MessageType
 from infra.local_engine import LocalEngine
 from tests.conftest import AUTH, TOKEN
 from tests.reliability.conftest import api_server, seed_run
-from tests.reliability.sse_reader import Follower, stream_url
 from tests.support.servers import ApiServer
+from tests.support.sse_reader import Follower, stream_url
 
 pytestmark = pytest.mark.engine
 

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.conftest import api_on, fresh_engine_db
 from tests.support.servers import ApiServer
 
 STEP_SECONDS = "0.2"
@@ -113,10 +113,9 @@ class Agents:
 def server_for(
     db: Db, engine: LocalEngine, log_dir: Path, workspaces: Path, **env: str
 ) -> ApiServer:
-    return ApiServer(
+    return api_on(
+        db,
         endpoint=engine.endpoint,
-        prefix=db.prefix,
-        token=TOKEN,
         log_path=log_dir / "api.log",
         env={
             "OMAKASE_DEMO_STEP_SECONDS": STEP_SECONDS,
@@ -130,10 +129,7 @@ def server_for(
 
 @pytest.fixture(scope="module")
 def agents_db(engine: LocalEngine) -> Db:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
-    return db
+    return fresh_engine_db(engine)
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,11 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from api.agents.mcp_config import mcp_config
 from api.auth import derive_agent_secret, mint_agent_token
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from api.store.runs import create_run
 from core.models import AgentRunCreate, AgentRunRole
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.conftest import TOKEN, api_on, fresh_engine_db
 from tests.support.servers import ApiServer
 
 WAIT_S = 30.0
@@ -79,14 +79,11 @@ class Stack:
 
 @pytest.fixture(scope="module", name="stack")
 def stack_fixture(engine: LocalEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
+    db = fresh_engine_db(engine)
     root = tmp_path_factory.mktemp("mcp")
-    server = ApiServer(
+    server = api_on(
+        db,
         endpoint=engine.endpoint,
-        prefix=prefix,
-        token=TOKEN,
         log_path=root / "api.log",
         env={"OMAKASE_AUTO_START_FEATURES": "false", "OMAKASE_WORKSPACE_ROOT": str(root)},
     ).start()

@@ -17,13 +17,13 @@ import pytest
 
 from api.store.admission import admitted
 from api.store.claims import read_claim
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from api.store.features import create_feature
 from api.store.projects import create_project
 from core.models import FeatureCreate, FeatureStatus, ProjectCreate
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for
-from tests.conftest import engine_settings, unique_prefix
+from tests.conftest import fresh_engine_db
 
 pytestmark = pytest.mark.engine
 
@@ -42,9 +42,7 @@ def in_progress(db: Db, feature_ids: list[str]) -> set[str]:
 
 
 def test_max_concurrency_holds_across_two_processes(engine: LocalEngine, tmp_path: Path) -> None:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
+    db = fresh_engine_db(engine)
     project = create_project(
         db, data=ProjectCreate(name="admission", max_concurrency=MAX_CONCURRENCY)
     )

@@ -19,12 +19,12 @@ import pytest
 
 from api.agents.environment import MESSAGES_FILE
 from api.agents.guidance import CLAUDE_FILE
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for, wait_for
-from tests.api.streaming.sse import blocks
-from tests.conftest import engine_settings, unique_prefix
+from tests.conftest import fresh_engine_db
 from tests.support.servers import ApiServer
+from tests.support.sse import blocks
 
 pytestmark = pytest.mark.engine
 
@@ -34,10 +34,7 @@ IDLE_MONITOR_SECONDS = "60"
 
 @pytest.fixture
 def fresh_db(engine: LocalEngine) -> Db:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
-    return db
+    return fresh_engine_db(engine)
 
 
 def post(server: ApiServer, feature_id: str, content: str) -> dict[str, Any]:

@@ -14,10 +14,9 @@ from api.agents.demo_project import (
     seed_demo_project,
     top_up,
 )
-from api.store.db import Db, ensure_tables, make_client
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for, wait_for
-from tests.conftest import AUTH, TOKEN, engine_settings, unique_prefix
+from tests.conftest import AUTH, TOKEN, fresh_engine_db
 from tests.support.http import as_httpx
 
 
@@ -26,9 +25,7 @@ def test_demo_project_is_created_once_and_starts_moving(
     engine: LocalEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OMAKASE_RUNNER", raising=False)
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
+    db = fresh_engine_db(engine)
     server = server_for(db, engine, tmp_path, tmp_path / "workspaces").start()
     try:
         project = seed_demo_project(server.url, TOKEN)

@@ -26,8 +26,7 @@ from tests.api.agents.mcp_stack import (  # noqa: F401 - stack_fixture is the `s
     text_of,
     wait_until,
 )
-from tests.conftest import TOKEN
-from tests.support.servers import ApiServer
+from tests.conftest import api_on
 
 pytestmark = pytest.mark.engine
 
@@ -168,10 +167,9 @@ def test_the_answer_arrives_although_the_api_restarted_while_the_agent_waited(
     engine: LocalEngine, stack: Stack, tmp_path: Path
 ) -> None:
     """Its own API process on a fixed port: stopped while the agent waits, started again."""
-    own = ApiServer(
+    own = api_on(
+        stack.db,
         endpoint=engine.endpoint,
-        prefix=stack.db.prefix,
-        token=TOKEN,
         log_path=tmp_path / "api.log",
         env={"OMAKASE_AUTO_START_FEATURES": "false", "OMAKASE_WORKSPACE_ROOT": str(tmp_path)},
     ).start()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.api.agents.conftest import Agents, wait_for
-from tests.api.streaming.sse import blocks, open_stream
+from tests.support.sse import blocks, open_stream
 
 pytestmark = pytest.mark.engine
 

@@ -13,20 +13,17 @@ from typing import Any
 
 import pytest
 
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for, wait_for
-from tests.conftest import engine_settings, unique_prefix
+from tests.conftest import fresh_engine_db
 
 pytestmark = pytest.mark.engine
 
 
 @pytest.fixture
 def fresh_db(engine: LocalEngine) -> Db:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
-    return db
+    return fresh_engine_db(engine)
 
 
 def hold_coder_with_a_pending_message(

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from api.store.claims import read_claim
-from api.store.db import Db, ensure_tables, make_client
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for
-from tests.conftest import engine_settings, unique_prefix
+from tests.conftest import fresh_engine_db
 
 pytestmark = pytest.mark.engine
 
@@ -18,9 +17,7 @@ FEATURES = 4
 
 
 def test_each_feature_runs_once_across_two_processes(engine: LocalEngine, tmp_path: Path) -> None:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
+    db = fresh_engine_db(engine)
     workspaces = tmp_path / "workspaces"
     first = server_for(db, engine, tmp_path / "a", workspaces)
     second = server_for(db, engine, tmp_path / "b", workspaces)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from api.store.runs import create_run
 from core.models import AgentRun, AgentRunCreate, AgentRunRole
 from infra.local_engine import LocalEngine
-from tests.conftest import TOKEN, engine_settings, unique_prefix
+from tests.conftest import api_on, fresh_engine_db
 from tests.support.servers import ApiServer
 
 #: Keep-alive period of the test servers: short, so the keep-alive test is quick.
@@ -24,17 +24,13 @@ TEST_PING_SECONDS = "0.3"
 
 @pytest.fixture(scope="module")
 def stream_db(engine: LocalEngine) -> Db:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
-    return db
+    return fresh_engine_db(engine)
 
 
 def start_api(engine: LocalEngine, db: Db, log_dir: Path, name: str, **env: str) -> ApiServer:
-    return ApiServer(
+    return api_on(
+        db,
         endpoint=engine.endpoint,
-        prefix=db.prefix,
-        token=TOKEN,
         log_path=log_dir / f"{name}.log",
         env={"OMAKASE_STREAM_PING_SECONDS": TEST_PING_SECONDS, **env},
     ).start()

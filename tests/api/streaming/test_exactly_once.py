@@ -19,8 +19,8 @@ import pytest
 
 from core.cursor import format_cursor
 from core.models import AgentRun
-from tests.api.streaming.sse import blocks, open_stream
 from tests.support.servers import ApiServer
+from tests.support.sse import blocks, open_stream
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

@@ -35,9 +35,9 @@ from core.models import (
     utc_now,
 )
 from core.tables import FEATURES
-from tests.api.streaming.sse import STREAM_READ_TIMEOUT_S, Block, blocks
 from tests.conftest import TOKEN
 from tests.support.servers import ApiServer
+from tests.support.sse import STREAM_READ_TIMEOUT_S, Block, blocks
 
 pytestmark = pytest.mark.engine
 

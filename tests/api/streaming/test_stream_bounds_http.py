@@ -24,8 +24,8 @@ from core.models import AgentRun, AgentRunCreate, AgentRunRole, MessageSender
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import wait_for
 from tests.api.streaming.conftest import start_api
-from tests.api.streaming.sse import blocks, open_stream
 from tests.conftest import TOKEN
+from tests.support.sse import blocks, open_stream
 
 pytestmark = pytest.mark.engine
 

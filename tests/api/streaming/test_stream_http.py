@@ -14,9 +14,9 @@ from api.store.db import Db
 from api.streaming.wire import RECONNECT_HINT_MS
 from core.models import AgentRun, MessageSender
 from tests.api.streaming.conftest import start_api
-from tests.api.streaming.sse import blocks, open_stream, take_messages
 from tests.conftest import TOKEN
 from tests.support.servers import ApiServer
+from tests.support.sse import blocks, open_stream, take_messages
 
 pytestmark = pytest.mark.engine
 

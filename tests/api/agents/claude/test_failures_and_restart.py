@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from api.store.db import Db, ensure_tables, make_client
+from api.store.db import Db
 from infra.local_engine import LocalEngine
 from tests.api.agents.claude.conftest import (
     CLAUDE_TEST_TIMEOUT_S,
@@ -22,7 +22,7 @@ from tests.api.agents.claude.conftest import (
     wait_long,
 )
 from tests.api.agents.conftest import Agents, server_for
-from tests.conftest import engine_settings, unique_prefix
+from tests.conftest import fresh_engine_db
 from tests.support.fake_model import FakeModel
 from tests.support.fake_model_script import Rule, Rules, bash
 
@@ -31,10 +31,7 @@ pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(CLAUDE_T
 
 @pytest.fixture
 def fresh_db(engine: LocalEngine) -> Db:
-    prefix = unique_prefix()
-    db = Db(client=make_client(engine_settings(engine, prefix)), prefix=prefix)
-    ensure_tables(db)
-    return db
+    return fresh_engine_db(engine)
 
 
 def test_a_cli_that_exits_non_zero_fails_the_step_once_retried(

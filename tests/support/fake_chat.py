@@ -11,7 +11,7 @@ from core.chat_state import Conversation
 from core.chat_wire import ChatEndedError, ChatSnapshot, validate_content
 from core.client import ApiError
 from core.models import DeliveryMode, FeatureStatus
-from tests.pages.fake_api import FakeApi
+from tests.support.fake_api import FakeApi
 
 
 class FakeFeatureChat:

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.streaming.sse import Block, read_line
+from tests.support.sse import Block, read_line
 
 #: A stream that says nothing (not even a keep-alive) for this long is treated as dead.
 STREAM_IDLE_TIMEOUT_S = 20.0

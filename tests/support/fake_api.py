@@ -39,7 +39,7 @@ from core.models import (
 )
 
 if TYPE_CHECKING:
-    from tests.pages.fake_chat import FakeFeatureChat
+    from tests.support.fake_chat import FakeFeatureChat
 
 NOW = "2026-11-24T05:00:00.000000Z"
 
@@ -304,7 +304,7 @@ class FakeApi:
         raise ApiError(404, f"Message {message_id} does not exist.")
 
     def open_feature_chat(self, feature_id: str) -> FakeFeatureChat:
-        from tests.pages.fake_chat import FakeFeatureChat  # it reads this fake
+        from tests.support.fake_chat import FakeFeatureChat  # it reads this fake
 
         return FakeFeatureChat(self, feature_id)
 
