@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -100,38 +101,46 @@ def _present(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     return [p for p in shown if p.is_dir()], [p for p in shown if not p.is_dir()]
 
 
-def _program_in_tmp(argv: Sequence[str]) -> list[Path]:
-    """The program itself when it lives under /tmp (a test's stand-in CLI): shown read-only.
+def _code_in_tmp(argv: Sequence[str]) -> list[Path]:
+    """What the step runs from, when it lives under /tmp: shown read-only.
 
-    The private /tmp would hide it and the step would fail with bwrap's "No
-    such file or directory" instead of running the agent.
+    The private /tmp would hide it and the step would fail with bwrap's "No such
+    file or directory": a checkout cloned under /tmp (its venv, the pinned CLI, the
+    demo agent, the MCP server) or a test's stand-in CLI. Bound before the hidden
+    paths, so ``.data/`` inside such a checkout stays hidden.
     """
+    candidates = [REPO_ROOT, Path(sys.prefix)]
     program = Path(argv[0]) if argv else None
-    if program is None or not program.is_absolute() or not program.is_file():
-        return []
-    return [program] if program.resolve().is_relative_to(PRIVATE_TMP) else []
+    if program is not None and program.is_absolute() and program.is_file():
+        candidates.append(program)
+    under_tmp = sorted(
+        {path.resolve() for path in candidates if path.resolve().is_relative_to(PRIVATE_TMP)}
+    )
+    # A path inside another one is shown by that one.
+    return [p for p in under_tmp if not any(p != o and p.is_relative_to(o) for o in under_tmp)]
 
 
 def sandbox_argv(argv: Sequence[str], *, workspace: Path, policy: SandboxPolicy) -> list[str]:
     """``argv`` run by bwrap with the policy's view of the machine; cwd = the workspace.
 
     Order matters: bwrap applies its options one by one, so the read-only root
-    comes first, then the empty folders over hidden paths and the workspace
-    root, then the two writable binds on top, and the read-only remounts last
-    (a remount does not reach the binds mounted inside it).
+    comes first (with the code under /tmp shown again over the private /tmp),
+    then the empty folders over hidden paths and the workspace root, then the two
+    writable binds on top, and the read-only remounts last (a remount does not
+    reach the binds mounted inside it).
     """
     workspace = workspace.resolve()
     home = policy.home_for(workspace)
     folders, files = _present(policy.hidden)
     empty = [*folders, policy.workspace_root]
-    program = _program_in_tmp(argv)
+    code = _code_in_tmp(argv)
     return [
         policy.bwrap,
         *BASE_MOUNTS,
+        *(part for path in code for part in ("--ro-bind", str(path), str(path))),
         *(part for path in empty for part in ("--tmpfs", str(path))),
         *(part for path in files for part in ("--ro-bind", "/dev/null", str(path))),
         *(part for path in (workspace, home) for part in ("--bind", str(path), str(path))),
-        *(part for path in program for part in ("--ro-bind", str(path), str(path))),
         *(part for path in empty for part in ("--remount-ro", str(path))),
         *ISOLATION,
         "--chdir",

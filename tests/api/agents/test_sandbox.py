@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import api.agents.sandbox as sandbox_module
 from api.agents.sandbox import (
     DATA_DIR,
     HOMES_DIR,
@@ -269,6 +270,33 @@ def test_a_program_under_tmp_is_shown_alone(tmp_path: Path) -> None:
     workspace.mkdir(parents=True)
     settings = Settings(workspace_root=tmp_path / "ws", agent_sandbox=SandboxMode.BWRAP)
     argv = sandboxed([str(program)], settings=settings, workspace=workspace)
-    assert flag_values(argv, "--ro-bind", 2)[-1] == (str(program), str(program))
+    assert (str(program), str(program)) in flag_values(argv, "--ro-bind", 2)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
     assert (done.returncode, done.stdout) == (0, "alone\n"), done.stderr
+
+
+@needs_bwrap
+def test_a_checkout_under_tmp_still_runs_its_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: `make run` in a clone under /tmp failed every step ("bwrap: execvp
+    <clone>/.venv/bin/python: No such file or directory"): the private /tmp hid the
+    checkout, its venv and the demo agent. They are shown read-only; .data/ stays hidden."""
+    checkout = tmp_path / "clone"
+    (checkout / ".data").mkdir(parents=True)
+    (checkout / ".data" / "api-token").write_text("secret")
+    tool = checkout / "agent.sh"
+    tool.write_text(
+        f'#!/bin/sh\ncat "{checkout / "README"}"\n'
+        f'cat "{checkout / ".data" / "api-token"}" 2>/dev/null || echo hidden\n'
+    )
+    tool.chmod(0o755)
+    (checkout / "README").write_text("the code\n")
+    monkeypatch.setattr(sandbox_module, "REPO_ROOT", checkout)
+    monkeypatch.setattr(sandbox_module, "DATA_DIR", checkout / ".data")
+    workspace = tmp_path / "ws" / "feat_1"
+    workspace.mkdir(parents=True)
+    settings = Settings(workspace_root=tmp_path / "ws", agent_sandbox=SandboxMode.BWRAP)
+    argv = sandboxed(["/bin/sh", str(tool)], settings=settings, workspace=workspace)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    assert (done.returncode, done.stdout) == (0, "the code\nhidden\n"), done.stderr
