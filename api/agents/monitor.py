@@ -2,7 +2,7 @@
 
 Every ``monitor_interval_seconds`` (5 s by default) the supervisor calls
 ``check_step`` for each step process this API process started, and
-``refresh_inbox`` for each pipeline it runs:
+``FeaturePipeline.refresh_inbox`` for each pipeline it runs:
 
 * a step whose process exited, ran past its timeout, or whose run was ended
   by someone else (cancel from another API process) is concluded: the run's
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 
-from api.agents.inbox import write_inbox
-from api.agents.pipeline import FeaturePipeline
 from api.agents.steps import ActiveStep, conclude
 from api.services.bus import MessageBus
 from api.store.db import Db
@@ -50,18 +48,3 @@ def check_step(db: Db, bus: MessageBus, step: ActiveStep) -> None:
         step.retry_concluding()  # try again next tick (e.g. the store was unreachable)
         raise
     step.resolve(outcome)
-
-
-def refresh_inbox(pipeline: FeaturePipeline) -> None:
-    """Poll the feature's user messages; keep the running step's inbox current."""
-    with pipeline.relay.lock:  # the pipeline starts the next step under the same lock
-        step = pipeline.active
-        if step is None or step.concluding or step.live is not None:
-            # A live step hears its messages through its session, not the inbox file.
-            pipeline.relay.poll()
-            return
-        messages = pipeline.relay.deliver_to_inbox(step.run)
-        ids = tuple(m.id for m in messages)
-        if ids != pipeline.inbox_ids:  # what the file holds (emptied at each step start)
-            write_inbox(pipeline.workspace, messages)
-            pipeline.inbox_ids = ids

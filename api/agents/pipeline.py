@@ -35,7 +35,7 @@ from api.agents.plan import Checkpoint, Decision, Outcome, decide
 from api.agents.process import StepProcess
 from api.agents.relay import FeatureRelay
 from api.agents.sandbox import sandboxed
-from api.agents.steps import ActiveStep, outcome_of
+from api.agents.steps import ActiveStep, StepNotStarted, outcome_of
 from api.services.bus import MessageBus
 from api.services.status import announce, report_status
 from api.settings import RunnerKind, Settings
@@ -164,8 +164,8 @@ class FeaturePipeline:
         # The step registers itself with the host as soon as its process exists, so a
         # shutdown that cancels this task still finds (and interrupts) it.
         step = await to_thread.run_sync(self._start_step, current, future, loop)
-        if isinstance(step, tuple):
-            return step
+        if isinstance(step, StepNotStarted):
+            return step.outcome, step.detail
         outcome = await future
         self.host.unregister(step)
         self.active = None
@@ -179,7 +179,7 @@ class FeaturePipeline:
         current: Checkpoint,
         future: asyncio.Future[Outcome],
         loop: asyncio.AbstractEventLoop,
-    ) -> ActiveStep | tuple[Outcome, str]:
+    ) -> ActiveStep | StepNotStarted:
         db, bus = self.host.db, self.host.bus
         # Still ours? (A process that was paused past the stale threshold has been
         # replaced: it must not create a run for a pipeline it no longer owns.)
@@ -270,7 +270,7 @@ class FeaturePipeline:
             message = f"Could not start the agent: {error}"
             self._fail_quietly(run.id, message)
             self._agent_after(run, Outcome.FAILED)
-            return Outcome.FAILED, message
+            return StepNotStarted(Outcome.FAILED, message)
         # Receipts only now: a step that could not start claimed no delivery.
         delivered = self.relay.deliver_to_step(run, batch)
         process.pump.system(
@@ -289,6 +289,21 @@ class FeaturePipeline:
         self.active = step
         self.host.register(step)
         return step
+
+    def refresh_inbox(self) -> None:
+        """Monitor tick: poll the feature's user messages; keep the running step's inbox
+        file current (blocking; the lock keeps it apart from a step start)."""
+        with self.relay.lock:
+            step = self.active
+            if step is None or step.concluding or step.live is not None:
+                # A live step hears its messages through its session, not the inbox file.
+                self.relay.poll()
+                return
+            messages = self.relay.deliver_to_inbox(step.run)
+            ids = tuple(m.id for m in messages)
+            if ids != self.inbox_ids:  # what the file holds (emptied at each step start)
+                write_inbox(self.workspace, messages)
+                self.inbox_ids = ids
 
     def _wake(self, holder: list[ActiveStep]) -> None:
         if holder:  # the process can end before its ActiveStep exists (start failed)

@@ -68,6 +68,14 @@ def outcome_of(run: AgentRun) -> Outcome | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class StepNotStarted:
+    """A step whose process could not start: the run already failed with ``detail``."""
+
+    outcome: Outcome
+    detail: str
+
+
 @dataclass
 class ActiveStep:
     run: AgentRun

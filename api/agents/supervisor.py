@@ -25,7 +25,7 @@ from pathlib import Path
 
 from anyio import to_thread
 
-from api.agents.monitor import check_step, refresh_inbox
+from api.agents.monitor import check_step
 from api.agents.pipeline import FeaturePipeline
 from api.agents.steps import INTERRUPTED_BY_SHUTDOWN, ActiveStep, conclude
 from api.agents.watcher import Work, find_work
@@ -163,7 +163,7 @@ class AgentSupervisor:
         )
         pipelines = list(self.pipelines.values())
         results += await asyncio.gather(
-            *(to_thread.run_sync(refresh_inbox, p) for p in pipelines),
+            *(to_thread.run_sync(p.refresh_inbox) for p in pipelines),
             return_exceptions=True,
         )
         for result in results:
