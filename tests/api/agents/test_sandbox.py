@@ -54,7 +54,12 @@ def flag_values(argv: list[str], flag: str, count: int = 1) -> list[tuple[str, .
     return [tuple(argv[i + 1 : i + 1 + count]) for i, a in enumerate(argv) if a == flag]
 
 
-def test_the_command_line_hides_then_binds_then_remounts(tmp_path: Path) -> None:
+def test_the_command_line_hides_then_binds_then_remounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Wherever this checkout lives (a clone under /tmp gets its code shown, see below).
+    monkeypatch.setattr(sandbox_module, "REPO_ROOT", Path("/opt/omakase"))
+    monkeypatch.setattr(sys, "prefix", "/opt/omakase/.venv")
     root, hidden_dir, hidden_file = tmp_path / "ws", tmp_path / "data", tmp_path / "token"
     hidden_dir.mkdir()
     hidden_file.write_text("secret")
