@@ -324,6 +324,11 @@ def test_a_replayed_submission_is_sent_once(api: FakeApi) -> None:
 
 
 def test_one_divider_per_step_when_the_next_step_starts(api: FakeApi) -> None:
+    """Rendering: a step that starts later gets its own divider, named (never "Step ?").
+
+    AppTest reruns the whole script, so this does not exercise the fragment-only rerun
+    where the runs were once stale; that regression is covered by the browser test
+    ``test_one_conversation_from_the_coder_to_the_reviewer``."""
     coder = api.add_run(AgentRunRole.CODER, AgentRunStatus.CODING, step=2)
     api.add_message(coder.id, "Coding")
     at = chat_app(api)
