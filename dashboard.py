@@ -36,6 +36,7 @@ navigation = st.navigation(
             "pages/projects.py", title="Projects", icon="🏮", url_path="projects", default=True
         ),
         st.Page("pages/project_detail.py", title="Mission control", icon="🍱"),
+        st.Page("pages/changes.py", title="Changes", icon="🔀"),
         st.Page("pages/history.py", title="History & export", icon="📜"),
     ],
     position="top",

@@ -123,9 +123,12 @@ class ApiTransport:
         *,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
+        """One request; ``timeout`` overrides the client's (a long download), else its own."""
+        wait: Any = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
         try:
-            response = self.http.request(method, path, params=params, json=json)
+            response = self.http.request(method, path, params=params, json=json, timeout=wait)
         except httpx.TimeoutException:
             raise ApiUnavailable(
                 f"The API at {self.base_url} did not answer in time ({method} {path})."

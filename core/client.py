@@ -20,11 +20,11 @@ from core.api_http import (
     DEFAULT_TIMEOUT_S,
     NO_RESPONSE,
     ApiError,
-    ApiTransport,
     ApiUnavailable,
     detail_of,
     query_params,
 )
+from core.client_repo import DiffText, RepoRoutes
 from core.models import (
     Agent,
     AgentMessage,
@@ -45,6 +45,7 @@ __all__ = [
     "ApiClient",
     "ApiError",
     "ApiUnavailable",
+    "DiffText",
     "detail_of",
 ]
 
@@ -55,8 +56,8 @@ if TYPE_CHECKING:
     from core.chat import FeatureChat
 
 
-class ApiClient(ApiTransport):
-    """Typed methods for every route of the HTTP contract (v1)."""
+class ApiClient(RepoRoutes):
+    """Typed methods for every route of the HTTP contract (v3's repository: ``RepoRoutes``)."""
 
     # --- health -------------------------------------------------------------------
 
@@ -74,11 +75,23 @@ class ApiClient(ApiTransport):
         return self._one(Project, "GET", f"/api/projects/{project_id}")
 
     def create_project(
-        self, name: str, *, description: str = "", max_concurrency: int | None = None
+        self,
+        name: str,
+        *,
+        description: str = "",
+        max_concurrency: int | None = None,
+        repository: str | None = None,
+        base_branch: str | None = None,
     ) -> Project:
+        """``repository``: a local work tree's absolute path or a git URL (422 when git
+        cannot use it); ``base_branch``: default, the repository's default branch."""
         body: dict[str, Any] = {"name": name, "description": description}
         if max_concurrency is not None:
             body["maxConcurrency"] = max_concurrency
+        if repository:
+            body["repository"] = repository
+        if base_branch:
+            body["baseBranch"] = base_branch
         return self._one(Project, "POST", "/api/projects", json=body)
 
     def list_agents(self, project_id: str) -> list[Agent]:

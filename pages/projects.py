@@ -13,8 +13,10 @@ import streamlit as st
 from streamlit_autorefresh import st_autorefresh
 
 from core.agents import persona
+from core.client import ApiError
 from core.models import AgentStatus, FeatureStatus
-from pages.lib.api import api_guard, call, get_client
+from core.repo_models import MAX_BRANCH_CHARS, MAX_REPOSITORY_CHARS
+from pages.lib.api import api_guard, call, get_client, show_error
 from pages.lib.shell import ensure_router
 from pages.lib.ui import DETAIL_PAGE, feature_badge, select_project, status_dot
 
@@ -34,13 +36,41 @@ projects = call(client.list_projects)
 
 with (
     st.expander("New project", expanded=not projects),
-    st.form("oma_new_project", clear_on_submit=True, border=False),
+    st.form("oma_new_project", border=False),  # not cleared: a 422 is fixed, not retyped
 ):
     name = st.text_input("Name", max_chars=200)
     description = st.text_area("Description", max_chars=4_000)
+    repository = st.text_input(
+        "Repository",
+        max_chars=MAX_REPOSITORY_CHARS,
+        placeholder="/home/you/code/webshop  or  git@github.com:you/webshop.git",
+        help="Optional. The absolute path of a local git work tree, or a git URL (ssh, https, "
+        "file://). Each feature works on its own branch in a copy; the agents never write your "
+        "repository — a passing feature merges when you click Merge. Empty: each feature gets "
+        "a new repository of its own.",
+    )
+    base_branch = st.text_input(
+        "Base branch",
+        max_chars=MAX_BRANCH_CHARS,
+        placeholder="main",
+        help="Optional. The branch features start from and merge into; empty: the "
+        "repository's default branch.",
+    )
     if st.form_submit_button("Create project", type="primary"):
-        with api_guard(stop=False):
-            created = client.create_project(name, description=description)
+        try:
+            created = client.create_project(
+                name,
+                description=description,
+                repository=repository.strip() or None,
+                base_branch=base_branch.strip() or None,
+            )
+        except ApiError as error:
+            # 422: the API's sentence names the problem (git's own words): shown as it is.
+            if error.status == 422:
+                st.error(error.detail, icon="⚠️")
+            else:
+                show_error(error)
+        else:
             select_project(created.id)
             st.switch_page(DETAIL_PAGE)
 

@@ -26,6 +26,7 @@ from core.models import (
     MessageType,
     ReceiptState,
 )
+from pages.lib.diff_view import commit_suffix, step_change_html
 
 USER_ICON = "👤"
 ENDED_TEXT = "This conversation has ended"
@@ -65,6 +66,8 @@ def divider_html(run_id: str, run: AgentRun | None, role: AgentRunRole | None) -
         label += f" · {escape(who.name)} {who.mascot} {role_badge(role)}"
     if run is not None and run.attempt > 1:
         label += " · retry"
+    if run is not None:
+        label += step_change_html(run)  # issue #17: the step's commit, a link to its diff
     return (
         f'<div class="oma-step" data-run="{escape(run_id)}"><span class="oma-step-line"></span>'
         f'<span class="oma-step-label">{label}</span><span class="oma-step-line"></span></div>'
@@ -112,6 +115,7 @@ def user_html(message: AgentMessage, *, sending: bool = False, run: AgentRun | N
     extra += " oma-msg-withdrawn" if state == ReceiptState.WITHDRAWN.value else ""
     next_step = held_for_next_step(message, run)
     receipt = "sending…" if sending else receipt_text(message.receipt, next_step=next_step)
+    receipt += commit_suffix(message.receipt)  # issue #17: the commit it went into
     waiting = message.receipt is None or message.receipt.state is ReceiptState.QUEUED
     chosen = message.mode is DeliveryMode.INTERRUPT or next_step
     mode = (

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.client import ApiError
+from core.client import ApiClient, ApiError
 from core.models import AgentRun, Feature, FeatureStatus
 from pages.lib.api import api_guard, get_client, show_error
 from pages.lib.chat_session import active_feature_id
+from pages.lib.diff_view import short_sha
 from pages.lib.metrics import (
     feature_cost,
     feature_elapsed,
@@ -17,8 +18,11 @@ from pages.lib.metrics import (
     unread_by_feature,
 )
 from pages.panels.common import open_and_rerun
+from pages.panels.merge import can_merge, merge_buttons
 
 FEATURES_REFRESH_S = 5.0
+#: Features whose file count is remembered (per head commit: a new step re-reads it).
+FILES_CACHE_ENTRIES = 2_000
 
 
 def runs_by_feature(runs: list[AgentRun]) -> dict[str, list[AgentRun]]:
@@ -60,6 +64,7 @@ def features_panel(project_id: str) -> None:
                 "priority": f.priority,
                 "depends on": ", ".join(names.get(d, d) for d in f.dependencies),
                 "error": f.error_message or "",
+                **repository_columns(f),
             }
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -69,6 +74,40 @@ def features_panel(project_id: str) -> None:
             if st.button(open_label(f, unread.get(f.id, 0)), key=f"featbtn_{f.id}"):
                 open_and_rerun(f.id)
     start_pending(features)
+    merge_row(project_id, features)
+
+
+def repository_columns(feature: Feature) -> dict[str, object]:
+    """Issue #17's columns: the branch, how many files it changed, the merged commit."""
+    return {
+        "branch": feature.branch or "",
+        "files": files_changed(get_client(), feature.id, feature.head_commit),
+        "merged": short_sha(feature.merged_commit),
+    }
+
+
+@st.cache_data(show_spinner=False, max_entries=FILES_CACHE_ENTRIES)
+def files_changed(_client: ApiClient, feature_id: str, head: str | None) -> int | None:
+    """Files the branch changes; cached per head commit (the table refreshes every 5 s)."""
+    if head is None:
+        return None
+    try:
+        return len(_client.feature_changes(feature_id).files)
+    except ApiError:
+        return None
+
+
+def merge_row(project_id: str, features: list[Feature]) -> None:
+    """Merge (Push) for each passing feature, and the merged ones' commits."""
+    shown = [f for f in features if can_merge(f) or f.merged_commit]
+    if not shown:
+        return
+    with api_guard():
+        project = get_client().get_project(project_id)
+    st.caption("Passing features merge into the base branch of the project's repository:")
+    for feature in shown:
+        with st.container(horizontal=True, key=f"oma_merge_row_{feature.id}"):
+            merge_buttons(feature, project, where="table")
 
 
 def start_pending(features: list[Feature]) -> None:
