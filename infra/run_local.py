@@ -35,6 +35,8 @@ DATA = ROOT / ".data"
 LOGS = DATA / "logs"
 TOKEN_FILE = DATA / "api-token"
 WORKSPACES = ROOT / ".workspaces"
+#: The demo project's git repository, made on the first start (hidden from agents with .data/).
+DEMO_REPO = DATA / "demo-repo"
 ENGINE_PORT = int(os.environ.get("OMAKASE_ENGINE_PORT", "8000"))
 API_PORT = int(os.environ.get("OMAKASE_API_PORT", "8765"))
 DASHBOARD_PORT = int(os.environ.get("OMAKASE_DASHBOARD_PORT", "8501"))
@@ -191,7 +193,8 @@ def main() -> int:
             part.start()
             running.append(part)
             part.ready()
-            if part.name == "api" and seed_demo_project(f"http://127.0.0.1:{API_PORT}", token):
+            api_url = f"http://127.0.0.1:{API_PORT}"
+            if part.name == "api" and seed_demo_project(api_url, token, repository=DEMO_REPO):
                 print("created the demo project: its agents start within seconds", flush=True)
         print(banner(token), flush=True)
         next_top_up = time.monotonic() + DEMO_TOP_UP_S

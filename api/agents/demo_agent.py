@@ -40,6 +40,7 @@ from typing import Any
 
 # Standard library only (plus a tiny helper module): a step's start-up time is
 # the demo's overhead per step, and pydantic/httpx would triple it.
+from api.agents.demo_work import DemoWork
 from api.agents.guidance import CLAUDE_FILE, extract_section
 
 #: Longest a ``[hold-…]`` or ``[await-message-…]`` step runs before giving up.
@@ -292,10 +293,29 @@ class DemoAgent:
             self.wait(HOLD_MAX_S, until_message=True)
         return self.verdict()
 
+    def write_work(self) -> None:
+        """Real files in the workspace (``demo_work``): each step has a diff to show."""
+        flag = self.workspace / ".omakase" / "changes-requested"
+        requesting = self.role == "reviewer" and self.has_marker("request-changes")
+        requesting = requesting and not flag.exists()
+        heard = [str(m.get("content", "")) for m in self.received.get("userMessages", [])]
+        heard += [str(m.get("content", "")) for m in self.received.get("inboxMessages", [])]
+        work = DemoWork(
+            self.workspace,
+            self.env.get("OMAKASE_FEATURE_NAME", "feature"),
+            self.description,
+            self.step,
+            self.name,
+            heard,
+        )
+        verdict = "Changes requested: please handle the empty-input case." if requesting else ""
+        for path in work.write(
+            self.role, changes_requested=flag.exists(), verdict=verdict or "Approved."
+        ):
+            self.say(f"wrote {path}")
+
     def verdict(self) -> int:
-        notes = self.workspace / "notes" / f"{self.step:02d}-{self.role}.md"
-        notes.parent.mkdir(parents=True, exist_ok=True)
-        notes.write_text(f"# Step {self.step}: {self.role} ({self.name})\n\nDone.\n")
+        self.write_work()
         if self.has_marker(f"fail-{self.role}") or (
             self.has_marker(f"fail-once-{self.role}") and self.attempt == 1
         ):

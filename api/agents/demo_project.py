@@ -4,16 +4,22 @@ Created through the HTTP API (as any client would), only when the store has no
 project yet and the runner is the demo one: with a real agent command, made-up
 features would start real agents. The first feature uses shorter steps, so its
 agents are visibly busy within seconds; one feature asks for changes once, so
-the review cycle shows up too.
+the review cycle shows up too. Its repository is a real one (``demo_repo``):
+the scripted agents change real files in it (``demo_work``), so every step
+has a diff and a passing feature can be merged.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pygit2
+
+from api.agents.demo_repo import DEMO_BRANCH, make_demo_repository
 
 DEMO_PROJECT = {
     "name": "Ramen shop (demo)",
@@ -49,28 +55,36 @@ def seed_enabled() -> bool:
     return runner == "demo" and os.environ.get("OMAKASE_DEMO_PROJECT", "1") != "0"
 
 
-def seed_demo_project(api_url: str, token: str) -> dict[str, Any] | None:
+def seed_demo_project(
+    api_url: str, token: str, *, repository: Path | None = None
+) -> dict[str, Any] | None:
     """Create the demo project and its features unless a project exists; returns it.
 
+    ``repository``: where the demo's git repository is made (``demo_repo``) and
+    which the project points at, so its agents change real files on branches.
     A failure is reported and ignored: the service runs fine without a demo.
     """
     if not seed_enabled():
         return None
     try:
-        return _seed(api_url, token)
-    except httpx.HTTPError as error:
+        return _seed(api_url, token, repository)
+    except (httpx.HTTPError, OSError, pygit2.GitError) as error:
         print(f"warning: could not create the demo project: {error}", file=sys.stderr)
         return None
 
 
-def _seed(api_url: str, token: str) -> dict[str, Any] | None:
+def _seed(api_url: str, token: str, repository: Path | None) -> dict[str, Any] | None:
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=api_url, headers=headers, timeout=HTTP_TIMEOUT_S) as client:
         existing = client.get("/api/projects")
         existing.raise_for_status()
         if existing.json():
             return None
-        created = client.post("/api/projects", json=DEMO_PROJECT)
+        body: dict[str, Any] = dict(DEMO_PROJECT)
+        if repository is not None:
+            body["repository"] = str(make_demo_repository(repository.resolve()))
+            body["baseBranch"] = DEMO_BRANCH
+        created = client.post("/api/projects", json=body)
         created.raise_for_status()
         project: dict[str, Any] = created.json()
         ids: dict[str, str] = {}

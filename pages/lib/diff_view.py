@@ -63,6 +63,7 @@ def change_summary(changes: RunChanges) -> str:
 
 #: The Changes page (``pages/changes.py``), relative: it resolves under any base path.
 CHANGES_PAGE_URL = "changes"
+LINK_TITLE = escape("Open this step's diff")
 
 
 def step_change_html(run: AgentRun) -> str:
@@ -79,7 +80,7 @@ def step_change_html(run: AgentRun) -> str:
     )
     return (
         f' · <a class="oma-step-change" href="{href}" target="_self" '
-        f'title="Open this step\'s diff">{escape(change_summary(run.changes))}</a>'
+        f'title="{LINK_TITLE}">{escape(change_summary(run.changes))}</a>'
     )
 
 
@@ -135,7 +136,10 @@ def split_patch(text: str) -> list[FilePatch]:
     files: list[FilePatch] = []
     current: FilePatch | None = None
     in_hunk = False
-    for line in text.split("\n"):  # not splitlines(): a form feed inside a line stays
+    lines = text.split("\n")  # not splitlines(): a form feed inside a line stays in it
+    if lines and not lines[-1]:
+        lines.pop()  # the patch's final newline ends a line, it does not start one
+    for line in lines:
         if line.startswith("diff --git "):
             current = FilePatch(header_path(line))
             files.append(current)

@@ -37,6 +37,7 @@ from core.models import (
     ReceiptState,
     RunUsage,
 )
+from tests.support.fake_repo import FakeRepoRoutes, FakeRepoState
 
 if TYPE_CHECKING:
     from tests.support.fake_chat import FakeFeatureChat
@@ -45,7 +46,7 @@ NOW = "2026-11-24T05:00:00.000000Z"
 
 
 @dataclass
-class FakeApi:
+class FakeApi(FakeRepoRoutes):
     base_url: str = "http://fake"
     token: str = "fake"
     project: Project = field(
@@ -75,6 +76,8 @@ class FakeApi:
     #: ``(content, mode)`` of every feature POST.
     feature_posts: list[tuple[str, DeliveryMode | None]] = field(default_factory=list)
     withdrawals: list[str] = field(default_factory=list)
+    #: The repository routes' scenario (fake_repo.py).
+    repo: FakeRepoState = field(default_factory=FakeRepoState)
 
     # --- scenario helpers -----------------------------------------------------------
 
