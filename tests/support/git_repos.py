@@ -19,7 +19,9 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def make_work_tree(path: Path, files: dict[str, str] | None = None, *, branch: str = "main") -> Path:
+def make_work_tree(
+    path: Path, files: dict[str, str] | None = None, *, branch: str = "main"
+) -> Path:
     """A work tree on ``branch`` with one commit of ``files`` (a README by default)."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "--quiet", "--initial-branch", branch)

@@ -57,7 +57,9 @@ def test_branch_names_are_readable_ascii_refs() -> None:
 
 
 def test_a_step_commits_what_the_agent_left_and_never_touches_the_person(tmp_path: Path) -> None:
-    repo = make_work_tree(tmp_path / "shop", {"app.py": "print('hi')\n", "old.txt": "x\n", ".gitignore": "*.log\n"})
+    repo = make_work_tree(
+        tmp_path / "shop", {"app.py": "print('hi')\n", "old.txt": "x\n", ".gitignore": "*.log\n"}
+    )
     (repo / "scratch.txt").write_text("the person's own uncommitted file\n")
     before = snapshot(repo)
     upstream = users(repo)
@@ -74,20 +76,24 @@ def test_a_step_commits_what_the_agent_left_and_never_touches_the_person(tmp_pat
 
     done = commit(upstream, workspace, branch, start.head_commit, "Step 2 · coder: added sessions")
 
-    assert done is not None and done.service_commit == done.head
+    assert done is not None
+    assert done.service_commit == done.head
     assert head_of(repo, f"refs/heads/{branch}") == done.head  # the branch is in the repository
     assert snapshot(repo) == before  # work tree, index, HEAD, hooks, config: untouched
     made = pygit2.Repository(str(repo)).get(done.head)
     assert isinstance(made, pygit2.Commit)
     assert made.author.name == "Nori (coder)"
     assert made.committer.name == "Omakase"
-    trailers = git(repo, "log", "-1", "--format=%(trailers:key=Omakase-Message,valueonly)", done.head)
+    trailers = git(
+        repo, "log", "-1", "--format=%(trailers:key=Omakase-Message,valueonly)", done.head
+    )
     assert trailers.split() == ["m1", "m2"]
     summary = summarize(pygit2.Repository(str(repo)), done.base, done.head)
     by_path = {f.path: f for f in summary.files}
     assert set(by_path) == {"app.py", "old.txt", "my notes é.md", "logo.bin"}
     assert by_path["old.txt"].status == "D"
-    assert by_path["logo.bin"].binary and by_path["logo.bin"].insertions == 0
+    assert by_path["logo.bin"].binary
+    assert by_path["logo.bin"].insertions == 0
     assert (by_path["app.py"].insertions, by_path["app.py"].deletions) == (2, 1)
     # No change -> no commit.
     assert commit(upstream, workspace, branch, done.head) is None
@@ -107,14 +113,17 @@ def test_the_agents_own_commits_are_kept_and_rewritten_history_is_not(tmp_path: 
     (workspace / "b.txt").write_text("b\n")
     done = commit(upstream, workspace, branch, start.head_commit)
     assert done is not None
-    assert done.commits[0] == own and len(done.commits) == 2
+    assert done.commits[0] == own
+    assert len(done.commits) == 2
 
     # Next step: the agent resets to the first commit and amends history.
     step(upstream, workspace, branch, done.head)
     git(workspace, "reset", "--hard", "--quiet", start.head_commit)
     (workspace / "c.txt").write_text("c\n")
     again = commit(upstream, workspace, branch, done.head)
-    assert again is not None and again.note is not None and "not taken" in again.note
+    assert again is not None
+    assert again.note is not None
+    assert "not taken" in again.note
     assert pygit2.Repository(str(repo)).descendant_of(
         pygit2.Oid(hex=again.head), pygit2.Oid(hex=done.head)
     )
@@ -129,7 +138,8 @@ def test_a_deleted_dot_git_is_rebuilt_and_the_step_still_commits(tmp_path: Path)
     (workspace / "new.txt").write_text("kept\n")
     shutil.rmtree(workspace / ".git")
     done = commit(upstream, workspace, "omakase/y-1", start.head_commit)
-    assert done is not None and done.note is not None
+    assert done is not None
+    assert done.note is not None
     files = {f.path for f in summarize(pygit2.Repository(str(repo)), done.base, done.head).files}
     assert files == {"new.txt"}
 
@@ -144,7 +154,9 @@ def test_a_workspace_is_rebuilt_from_the_branch_on_another_machine(tmp_path: Pat
     done = commit(upstream, first, "omakase/z-1", start.head_commit)
     assert done is not None
     second = tmp_path / "machine-b"
-    assert prepare_workspace(upstream, second, branch="omakase/z-1", head=done.head, identity=AUTHOR, git="git")
+    assert prepare_workspace(
+        upstream, second, branch="omakase/z-1", head=done.head, identity=AUTHOR, git="git"
+    )
     assert (second / "work.txt").read_text() == "step 1\n"
     assert not list(pygit2.Repository(str(second)).remotes.names())  # no path of the person's
 
@@ -160,10 +172,13 @@ def test_bounded_patch_lists_files_past_the_limit(tmp_path: Path) -> None:
     assert done is not None
     r = pygit2.Repository(str(repo))
     cut = bounded_patch(r, done.base, done.head, max_bytes=10_000, download_hint="?download=1")
-    assert cut.truncated and cut.size > 1_000_000
-    assert "too large to show" in cut.text and "A big.txt +200000 -0" in cut.text
+    assert cut.truncated
+    assert cut.size > 1_000_000
+    assert "too large to show" in cut.text
+    assert "A big.txt +200000 -0" in cut.text
     whole = bounded_patch(r, done.base, done.head, max_bytes=10**8, download_hint="")
-    assert not whole.truncated and whole.text.count("\n+line") == 200_000
+    assert not whole.truncated
+    assert whole.text.count("\n+line") == 200_000
 
 
 def _feature_branch(tmp_path: Path, repo: Path, name: str, files: dict[str, str]) -> str:
@@ -175,15 +190,18 @@ def _feature_branch(tmp_path: Path, repo: Path, name: str, files: dict[str, str]
         (workspace / path).write_text(text)
     done = commit(upstream, workspace, name, start.head_commit)
     assert done is not None
-    return done.head
+    return str(done.head)
 
 
 def test_merge_fast_forwards_the_checked_out_base_and_updates_the_work_tree(tmp_path: Path) -> None:
     repo = make_work_tree(tmp_path / "shop")
     head = _feature_branch(tmp_path, repo, "omakase/ff-1", {"feature.txt": "done\n"})
-    merged = merge_branch(users(repo), branch="omakase/ff-1", message="Merge", git="git", timeout=30)
+    merged = merge_branch(
+        users(repo), branch="omakase/ff-1", message="Merge", git="git", timeout=30
+    )
     assert (merged.how, merged.commit) == ("fast-forward", head)
-    assert head_of(repo) == head and (repo / "feature.txt").read_text() == "done\n"
+    assert head_of(repo) == head
+    assert (repo / "feature.txt").read_text() == "done\n"
     assert git(repo, "status", "--porcelain") == ""
 
 
@@ -209,17 +227,22 @@ def test_merge_makes_a_merge_commit_when_the_base_moved(tmp_path: Path) -> None:
     git(repo, "add", "other.txt")
     git(repo, "commit", "-qm", "person moved on")
     git(repo, "checkout", "-q", "-b", "elsewhere")  # base not checked out: only the ref moves
-    merged = merge_branch(users(repo), branch="omakase/m-1", message="Merge m-1", git="git", timeout=30)
+    merged = merge_branch(
+        users(repo), branch="omakase/m-1", message="Merge m-1", git="git", timeout=30
+    )
     assert merged.how == "merge"
     parents = git(repo, "log", "-1", "--format=%P", "main").split()
-    assert parents[1] == head and head_of(repo, "main") == merged.commit
+    assert parents[1] == head
+    assert head_of(repo, "main") == merged.commit
     assert git(repo, "status", "--porcelain") == ""
 
 
 def test_a_url_repository_gets_the_branch_pushed_and_the_merge(tmp_path: Path) -> None:
     source = make_work_tree(tmp_path / "origin-src")
     url = make_bare_remote(tmp_path / "remote.git", source)
-    upstream = Upstream(path=tmp_path / "mirror.git", base_branch="main", remote_url=url, is_users=False)
+    upstream = Upstream(
+        path=tmp_path / "mirror.git", base_branch="main", remote_url=url, is_users=False
+    )
     ensure_upstream(upstream, feature=feature(), git="git", timeout=30)
     start = start_branch(upstream, "omakase/u-1", git="git")
     workspace = tmp_path / "ws"
