@@ -252,7 +252,16 @@ class DeliveryReceipt(CamelModel):
 
 #: Message id prefixes the service mints (delivery notices, status notices, live
 #: output, questions): a client id with one could take the id of a notice to come.
-RESERVED_ID_PREFIXES: tuple[str, ...] = ("rcpt-", "nodl-", "notice-", "live-", "ask-")
+RESERVED_ID_PREFIXES: tuple[str, ...] = (
+    "rcpt-",
+    "nodl-",
+    "notice-",
+    "live-",
+    "ask-",
+    "cmt-",
+    "commit-",
+    "push-",
+)
 
 
 class MessageCreate(InputModel):

@@ -22,20 +22,22 @@ from anyio import to_thread
 
 from api.agents.claude.runner import LiveStep, claude_argv, start_live_step
 from api.agents.environment import (
-    MESSAGES_FILE,
     RunnerConfigError,
     StepLaunch,
     step_argv,
     step_environment,
 )
 from api.agents.guidance import StepContext, render_section, write_atomically, write_guidance
+from api.agents.home import AgentHome
 from api.agents.inbox import write_inbox
 from api.agents.mcp_config import write_step_mcp_files
 from api.agents.plan import Checkpoint, Decision, Outcome, decide
 from api.agents.process import StepProcess
 from api.agents.relay import FeatureRelay
+from api.agents.repository import FeatureRepository, StepStart
 from api.agents.sandbox import sandboxed
 from api.agents.steps import ActiveStep, StepNotStarted, outcome_of
+from api.git.cli import GitError
 from api.services.bus import MessageBus
 from api.services.status import announce, report_status
 from api.settings import RunnerKind, Settings
@@ -105,6 +107,9 @@ class FeaturePipeline:
         #: Ids of the messages the workspace's inbox file lists now.
         self.inbox_ids: tuple[str, ...] = ()
         self.workspace = host.workspace_root / self.feature.id
+        self.home = AgentHome.of(self.workspace)
+        #: The feature's branch and workspace (made in ``_resume``: it reads the project).
+        self.repository: FeatureRepository | None = None
 
     @property
     def feature_id(self) -> str:
@@ -141,7 +146,13 @@ class FeaturePipeline:
             if run.is_active:
                 self._fail_quietly(run.id, self.takeover_error)
                 self.set_agent_idle(run, AgentStatus.STOPPED)
-        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.repository = FeatureRepository(
+            self.host.db,
+            self.host.bus,
+            self.host.settings,
+            feature=self.feature,
+            workspace=self.workspace,
+        )
         if current.run_id is None:
             return Decision(next=current)
         run = get_run(self.host.db, run_id=current.run_id)
@@ -220,20 +231,28 @@ class FeaturePipeline:
             current_run_id=run.id,
             current_feature_id=self.feature_id,
         )
+        assert self.repository is not None
+        try:
+            start = self.repository.begin(run)
+        except (GitError, OSError) as error:
+            message = f"Could not prepare the workspace: {error}"
+            self._fail_quietly(run.id, message)
+            self._agent_after(run, Outcome.FAILED)
+            return StepNotStarted(Outcome.FAILED, message)
         batch = self.relay.batch_for_step()
         records = [self.relay.record(m, run) for m in batch]
-        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.home.make()
         context = StepContext(
             agent_name=persona(run.role).name,
             role=run.role.value,
             step=run.step,
             feature_name=self.feature.name,
         )
-        write_guidance(self.workspace, render_section(context, self.relay.guidance()))
-        write_inbox(self.workspace, [])
+        write_guidance(self.home.guidance, render_section(context, self.relay.guidance()))
+        write_inbox(self.home.state, [])
         self.inbox_ids = ()
         write_atomically(
-            self.workspace / MESSAGES_FILE,
+            self.home.user_messages,
             json.dumps(records, indent=2, ensure_ascii=False) + "\n",
         )
         launch = StepLaunch(
@@ -250,7 +269,12 @@ class FeaturePipeline:
             write_step_mcp_files(settings, self.workspace, env)
             runner_argv = claude_argv(settings, mcp_env=env) if claude else step_argv(settings)
             # The claude CLI and the MCP server it starts share the step's sandbox.
-            argv = sandboxed(runner_argv, settings=settings, workspace=self.workspace)
+            argv = sandboxed(
+                runner_argv,
+                settings=settings,
+                workspace=self.workspace,
+                hide=self.repository.hidden(),
+            )
             if claude:
                 live = start_live_step(
                     db,
@@ -284,11 +308,17 @@ class FeaturePipeline:
             future=future,
             loop=loop,
             live=live,
+            commit=lambda: self._commit(run, start, process),
         )
         holder.append(step)
         self.active = step
         self.host.register(step)
         return step
+
+    def _commit(self, run: AgentRun, start: StepStart, process: StepProcess) -> None:
+        """The step's end, whatever its outcome: its work becomes a commit on the branch."""
+        assert self.repository is not None
+        self.repository.end(run, start, say=process.pump.system)
 
     def refresh_inbox(self) -> None:
         """Monitor tick: poll the feature's user messages; keep the running step's inbox
@@ -302,7 +332,7 @@ class FeaturePipeline:
             messages = self.relay.deliver_to_inbox(step.run)
             ids = tuple(m.id for m in messages)
             if ids != self.inbox_ids:  # what the file holds (emptied at each step start)
-                write_inbox(self.workspace, messages)
+                write_inbox(self.home.state, messages)
                 self.inbox_ids = ids
 
     def _wake(self, holder: list[ActiveStep]) -> None:

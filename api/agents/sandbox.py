@@ -29,6 +29,7 @@ the agent stays in the process group that cancel and timeout signal.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from functools import cache
 from pathlib import Path
 
 from api.agents.environment import REPO_ROOT, RunnerConfigError
+from api.agents.home import AgentHome
 from api.settings import SandboxMode, Settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,6 @@ log = logging.getLogger(__name__)
 #: The local engine's data and the operator token file (``infra/run_local.py``).
 DATA_DIR = REPO_ROOT / ".data"
 #: Per-feature HOME folders live here, inside the workspace root, beside the workspaces.
-HOMES_DIR = ".homes"
 #: Credential stores in the API user's home that an agent has no business reading.
 HOME_SECRETS = (
     ".aws",
@@ -82,7 +83,7 @@ class SandboxPolicy:
 
     def home_for(self, workspace: Path) -> Path:
         """The feature's HOME: outside its workspace, so agent caches never land in the work."""
-        return self.workspace_root / HOMES_DIR / workspace.name
+        return AgentHome.of(workspace).path
 
 
 def policy_for(settings: Settings, *, user_home: Path | None = None) -> SandboxPolicy:
@@ -205,10 +206,27 @@ def active_policy(settings: Settings) -> SandboxPolicy | None:
     return None
 
 
-def sandboxed(argv: Sequence[str], *, settings: Settings, workspace: Path) -> list[str]:
-    """The command line a step runs: ``argv`` in the sandbox the settings ask for."""
+def hideable(path: Path, *, workspace: Path) -> bool:
+    """A path may be hidden unless that would hide what the step needs: its workspace,
+    the service's code or interpreter (a person's repository holding the checkout)."""
+    path = path.resolve()
+    needed = (workspace.resolve(), REPO_ROOT, Path(sys.prefix).resolve())
+    return not any(item == path or item.is_relative_to(path) for item in needed)
+
+
+def sandboxed(
+    argv: Sequence[str], *, settings: Settings, workspace: Path, hide: Sequence[Path] = ()
+) -> list[str]:
+    """The command line a step runs: ``argv`` in the sandbox the settings ask for.
+
+    ``hide``: more paths for this step only (the person's repository: an agent sees
+    its workspace, never the repository the service commits into).
+    """
     policy = active_policy(settings)
     if policy is None:
         return list(argv)
+    extra = tuple(p.resolve() for p in hide if hideable(p, workspace=workspace))
+    if extra:
+        policy = dataclasses.replace(policy, hidden=(*policy.hidden, *extra))
     policy.home_for(workspace.resolve()).mkdir(parents=True, exist_ok=True)
     return sandbox_argv(argv, workspace=workspace, policy=policy)

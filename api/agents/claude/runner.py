@@ -26,6 +26,7 @@ from api.agents.claude.prompts import role_prompt
 from api.agents.claude.session import LiveSession
 from api.agents.claude.transport import ClaudeTransport, interrupt_line
 from api.agents.claude.verdict import Verdict, step_verdict
+from api.agents.home import AgentHome
 from api.agents.mcp_config import ALLOWED_MCP_TOOLS, ASK_GUIDANCE, mcp_config
 from api.agents.process import StepProcess
 from api.agents.relay import FeatureRelay
@@ -53,7 +54,6 @@ CLI_ENV_DEFAULTS = {
     "DISABLE_TELEMETRY": "1",
 }
 #: The CLI's own state (session files, settings) for this feature's steps.
-CONFIG_DIR = ".omakase/claude"
 #: Cancel: how long the interrupt may take before the process group is ended.
 CANCEL_INTERRUPT_GRACE_S = 1.0
 #: After the output ends, how long to wait for the process to exit before concluding.
@@ -90,7 +90,7 @@ def claude_argv(settings: Settings, *, mcp_env: dict[str, str] | None = None) ->
 
 def claude_environment(env: dict[str, str], *, workspace: Path) -> dict[str, str]:
     merged = {**CLI_ENV_DEFAULTS, **env}
-    merged["CLAUDE_CONFIG_DIR"] = str(workspace / CONFIG_DIR)
+    merged.setdefault("CLAUDE_CONFIG_DIR", str(AgentHome.of(workspace).claude_dir))
     # Wait for the MCP server before the first model request: otherwise its tools may be
     # missing from that request ("still connecting"), measured in docs/CLAUDE_STREAM.md.
     merged["MCP_CONNECTION_NONBLOCKING"] = "0"
@@ -147,7 +147,7 @@ def start_live_step(
     ask_guidance: str = ASK_GUIDANCE,
 ) -> LiveStep:
     """Start the CLI with its input open, write the role prompt, listen for the run's messages."""
-    (workspace / CONFIG_DIR).mkdir(parents=True, exist_ok=True)
+    AgentHome.of(workspace).make()
     holder: dict[str, LiveSession] = {}
 
     def handle(line: str) -> list[str]:
