@@ -301,23 +301,14 @@ class DemoAgent:
 
     def write_work(self) -> None:
         """Real files in the workspace (``demo_work``): each step has a diff to show."""
-        flag = self.workspace / ".omakase" / "changes-requested"
-        requesting = self.role == "reviewer" and self.has_marker("request-changes")
-        requesting = requesting and not flag.exists()
-        heard = [str(m.get("content", "")) for m in self.received.get("userMessages", [])]
-        heard += [str(m.get("content", "")) for m in self.received.get("inboxMessages", [])]
-        work = DemoWork(
-            self.workspace,
-            self.env.get("OMAKASE_FEATURE_NAME", "feature"),
-            self.description,
-            self.step,
-            self.name,
-            heard,
-        )
+        asked = (self.state / "changes-requested").exists()
+        requesting = self.role == "reviewer" and self.has_marker("request-changes") and not asked
+        heard = self.received.get("userMessages", []) + self.received.get("inboxMessages", [])
+        feature = self.env.get("OMAKASE_FEATURE_NAME", "feature")
+        work = DemoWork(self.workspace, feature, self.description, self.step, self.name)
+        work.heard = [str(m.get("content", "")) for m in heard]
         verdict = "Changes requested: please handle the empty-input case." if requesting else ""
-        for path in work.write(
-            self.role, changes_requested=flag.exists(), verdict=verdict or "Approved."
-        ):
+        for path in work.write(self.role, changes_requested=asked, verdict=verdict or "Approved."):
             self.say(f"wrote {path}")
 
     def verdict(self) -> int:

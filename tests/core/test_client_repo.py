@@ -1,0 +1,81 @@
+"""``ApiClient``'s repository routes against a real API, a real pipeline and a real work tree.
+
+One demo pipeline on a person's git repository proves the client's side of
+contract v3 end to end: create with ``repository``/``baseBranch`` (and the 422),
+the changes per step, the step and branch diffs, the whole-patch download, the
+push refused for a local path, and the merge that moves the person's ``main``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from api.agents.demo_work import slug
+from core.client import ApiClient, ApiError
+from core.models import Feature, FeatureStatus
+from infra.local_engine import LocalEngine
+from tests.api.agents.conftest import server_for, wait_for
+from tests.conftest import TOKEN, fresh_engine_db
+from tests.support.git_repos import make_work_tree
+
+pytestmark = pytest.mark.engine
+
+
+def test_a_feature_on_a_work_tree_through_the_client(engine: LocalEngine, tmp_path: Path) -> None:
+    repo = make_work_tree(tmp_path / "shop")
+    base = str(pygit2.Repository(str(repo)).head.target)
+    server = server_for(fresh_engine_db(engine), engine, tmp_path, tmp_path / "ws").start()
+    try:
+        with ApiClient(server.url, TOKEN) as api:
+            with pytest.raises(ApiError) as refused:
+                api.create_project("Nowhere", repository=str(tmp_path / "nothing"))
+            assert refused.value.status == 422
+            project = api.create_project("Shop", repository=str(repo), base_branch="main")
+            assert (project.repository, project.base_branch) == (str(repo), "main")
+            feature = api.create_feature(project.id, "Menu page", description="[step-seconds=0.2]")
+
+            def passing() -> Feature | None:
+                current = api.get_feature(feature.id)
+                return current if current.status is FeatureStatus.PASSING else None
+
+            done = wait_for(passing, "the feature to pass")
+            assert done.branch is not None
+            assert done.branch.startswith("omakase/menu-page-")
+
+            changes = api.feature_changes(feature.id)
+            assert [s.role for s in changes.steps] == ["architect", "coder", "reviewer", "tester"]
+            name = slug("Menu page")
+            assert {f.path for f in changes.files} == {
+                f"docs/design/{name}.md",
+                f"ramen/{name}.py",
+                f"reviews/{name}.md",
+                f"tests/test_{name}.py",
+            }
+            coder = next(s for s in changes.steps if s.role == "coder")
+            assert [(f.path, f.status) for f in coder.files] == [(f"ramen/{name}.py", "M")]
+            runs = {r.id: r for r in api.list_runs(project.id)}
+            assert runs[coder.run_id].changes is not None
+            assert runs[coder.run_id].changes.files == 1  # type: ignore[union-attr]
+
+            step_diff = api.run_diff(coder.run_id)
+            assert not step_diff.truncated
+            assert f"+def {name}(items: list[str]) -> list[str]:" in step_diff.text
+            assert "-# TODO(Nori): implement it." in step_diff.text
+            branch_diff = api.feature_diff(feature.id)
+            assert branch_diff.text.count("diff --git ") == 4
+            assert api.download_feature_diff(feature.id) == branch_diff.text.encode()
+
+            with pytest.raises(ApiError) as no_remote:
+                api.push_feature(feature.id)
+            assert no_remote.value.status == 409
+            merged = api.merge_feature(feature.id)
+            assert merged.how == "fast-forward"
+            assert str(pygit2.Repository(str(repo)).branches["main"].target) == merged.commit
+            assert merged.commit != base
+            assert (repo / "ramen" / f"{name}.py").exists()  # main is checked out: updated
+            assert api.get_feature(feature.id).merged_commit == merged.commit
+    finally:
+        server.stop()
