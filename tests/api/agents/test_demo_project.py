@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pygit2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -28,9 +29,15 @@ def test_demo_project_is_created_once_and_starts_moving(
     db = fresh_engine_db(engine)
     server = server_for(db, engine, tmp_path, tmp_path / "workspaces").start()
     try:
-        project = seed_demo_project(server.url, TOKEN)
+        repository = tmp_path / "demo-repo"
+        project = seed_demo_project(server.url, TOKEN, repository=repository)
         assert project is not None
         assert seed_demo_project(server.url, TOKEN) is None  # a project exists: no second demo
+        # A real repository, made on the first start: the project points at it.
+        assert (project["repository"], project["baseBranch"]) == (str(repository), "main")
+        made = pygit2.Repository(str(repository))
+        assert made.head.shorthand == "main"
+        assert made.head.peel(pygit2.Commit).tree["ramen/menu.py"].type_str == "blob"
         agents = Agents(server, tmp_path / "workspaces")
         with agents.http as client:
             features = client.get(f"/api/projects/{project['id']}/features").json()
