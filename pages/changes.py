@@ -26,15 +26,18 @@ projects = call(client.list_projects)
 if not projects:
     st.info("No projects yet: create one on the Projects page.")
     st.stop()
-ids = [p.id for p in projects]
+# Ids as options, the models looked up afterwards: a selectbox of models hands back the
+# object of an earlier run, so a merge made in a callback would not show until the next one.
+by_id = {p.id: p for p in projects}
 selected = current_project_id()
-project = st.selectbox(
+project_id = st.selectbox(
     "Project",
-    projects,
-    index=ids.index(selected) if selected in ids else 0,
-    format_func=lambda p: p.name,
+    list(by_id),
+    index=list(by_id).index(selected) if selected in by_id else 0,
+    format_func=lambda key: by_id[key].name,
     key="oma_changes_project",
 )
+project = by_id[project_id or next(iter(by_id))]
 if project.id != current_project_id():
     select_project(project.id)
 features = call(client.list_features, project.id)
@@ -42,14 +45,18 @@ if not features:
     st.info("No features yet: add one on Mission control.")
     st.stop()
 wanted = st.query_params.get("feature")
-feature_ids = [f.id for f in features]
-feature = st.selectbox(
+features_by_id = {f.id: f for f in features}
+feature_id = st.selectbox(
     "Feature",
-    features,
-    index=feature_ids.index(wanted) if wanted in feature_ids else 0,
-    format_func=lambda f: f.name + (f" · {f.branch}" if f.branch else ""),
+    list(features_by_id),
+    index=list(features_by_id).index(wanted) if wanted in features_by_id else 0,
+    format_func=lambda key: (
+        features_by_id[key].name
+        + (f" · {features_by_id[key].branch}" if features_by_id[key].branch else "")
+    ),
     key="oma_changes_feature",
 )
+feature = features_by_id[feature_id or next(iter(features_by_id))]
 if feature.id != wanted:
     st.query_params["feature"] = feature.id
     st.query_params.pop("run", None)

@@ -117,7 +117,12 @@ def changes_panel(feature: Feature, project: Project) -> None:
     step = choose_scope(changes, st.query_params.get("run"))
     files = step.files if step is not None else changes.files
     if not files:
-        st.caption("No file changed here.")
+        merged = step is None and feature.merged_commit
+        st.caption(
+            "Merged: the branch holds nothing its base lacks now — pick a step to see its diff."
+            if merged
+            else "No file changed here."
+        )
         return
     st.dataframe(files_frame(files), hide_index=True, width="stretch")
     with api_guard():

@@ -132,7 +132,6 @@ def test_merge_shows_the_merged_commit_and_a_refusal_as_it_is(api: FakeApi) -> N
     assert "Merged omakase/tonkotsu-broth-ab12 into main (fast-forward): c0ffee1" in [
         s.value for s in at.success
     ]
-    at.run()
     assert "Tonkotsu broth: merged into main · c0ffee1" in [c.value for c in at.caption]
     assert not [b for b in at.button if b.key == f"oma_merge_changes_{api.feature.id}"]
 
