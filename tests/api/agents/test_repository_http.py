@@ -221,3 +221,23 @@ def test_another_machine_continues_the_feature_from_the_branch(
 def coder_committed(agents: Agents, feature: dict[str, Any]) -> bool:
     runs = agents.runs(feature)
     return any(r["role"] == "coder" and r.get("changes") for r in runs)
+
+
+def test_a_refused_push_keeps_the_branch_and_says_so(url_agents: Agents, tmp_path: Path) -> None:
+    source = make_work_tree(tmp_path / "src")
+    url = make_bare_remote(tmp_path / "remote.git", source)
+    hook = tmp_path / "remote.git" / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes are closed today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    feature = url_agents.new_feature(name="Closed remote", project={"repository": url})
+    finished = url_agents.wait_finished(feature)
+    assert finished["status"] == "passing", finished["errorMessage"]
+    mirror = url_agents.workspaces / ".repos" / f"{finished['projectId']}.git"
+    assert git(mirror, "rev-parse", f"refs/heads/{finished['branch']}") == finished["headCommit"]
+    first = url_agents.runs(feature)[0]
+    errors = [m["content"] for m in url_agents.messages(first["id"]) if m["type"] == "error"]
+    assert any("the push failed" in e and "pushes are closed today" in e for e in errors), errors
+    with url_agents.http as client:
+        pushed = client.post(f"/api/features/{feature['id']}/push")
+    assert pushed.status_code == 502
+    assert "pushes are closed today" in pushed.json()["detail"]
