@@ -1,4 +1,4 @@
-"""Where the claude runner puts its guidance: ``$CLAUDE_CONFIG_DIR/CLAUDE.md``, outside the repository.
+"""Where the claude runner puts its guidance: ``$CLAUDE_CONFIG_DIR/CLAUDE.md``, not the repository.
 
 The CLI (2.1.197) loads that file as the user's memory *and* the repository's own
 ``CLAUDE.md`` from its working directory: the service relays guidance without
