@@ -14,6 +14,7 @@ or broken ``.git`` is rebuilt from the branch, so the step still commits.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import struct
 import tempfile
@@ -64,13 +65,14 @@ def commit_message(*, subject: str, trailers: list[tuple[str, str]]) -> str:
 def _open_or_rebuild(
     workspace: Path, upstream: Upstream, *, branch: str, git: str
 ) -> tuple[pygit2.Repository, str | None]:
-    """The workspace's repository; a missing or broken ``.git`` is replaced by a fresh one."""
-    try:
-        repo = pygit2.Repository(str(workspace))
-        if Path(repo.workdir or "").resolve() == workspace.resolve():
-            return repo, None
-    except pygit2.GitError:
-        pass
+    """The workspace's repository; a missing, broken or booby-trapped ``.git`` is replaced."""
+    if sound_git_dir(workspace):
+        try:
+            repo = pygit2.Repository(str(workspace))
+            if Path(repo.workdir or "").resolve() == workspace.resolve():
+                return repo, None
+        except pygit2.GitError:
+            pass
     dot_git = workspace / ".git"
     if dot_git.is_symlink() or dot_git.is_file():
         dot_git.unlink()
@@ -98,6 +100,25 @@ def _open_or_rebuild(
     repo = pygit2.Repository(str(workspace))
     repo.remotes.delete("origin")
     return repo, "The workspace's .git was missing or broken: rebuilt from the branch."
+
+
+def sound_git_dir(workspace: Path) -> bool:
+    """A real ``.git`` folder with no symbolic link anywhere inside.
+
+    The service writes into this folder (the index, refs, objects) outside the
+    sandbox: a link an agent planted there (``refs/heads`` → the person's
+    ``.git/refs/heads``, ``objects`` → some other repository) would redirect
+    those writes to a path the agent itself cannot see. Such a ``.git`` is
+    rebuilt from the branch instead.
+    """
+    dot_git = workspace / ".git"
+    if dot_git.is_symlink() or not dot_git.is_dir():
+        return False
+    for folder, dirs, files in os.walk(dot_git, followlinks=False):
+        base = Path(folder)
+        if any((base / name).is_symlink() for name in (*dirs, *files)):
+            return False
+    return True
 
 
 def _step_parent(repo: pygit2.Repository, started_at: pygit2.Oid) -> tuple[pygit2.Oid, str | None]:
