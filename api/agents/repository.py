@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 
 #: Client-id prefix of the notice that a message went into a commit (one per message).
 COMMIT_NOTICE_PREFIX = "cmt-"
-#: Client-id prefix of a step's "committed" notice, and of a failed push's.
-STEP_COMMIT_PREFIX = "commit-"
+#: Client-id prefix of a failed push's notice (the step's commit shows on its divider,
+#: from ``run.changes``: no extra line in the thread).
 PUSH_FAILED_PREFIX = "push-"
 
 
@@ -147,16 +147,6 @@ class FeatureRepository:
             f"+{changes.insertions} −{changes.deletions}"
         )
         say("● " + text)
-        post_message(
-            self.db,
-            self.bus,
-            run=run,
-            sender=MessageSender.AGENT,
-            role=run.role,
-            content=text,
-            type=MessageType.STATUS,
-            message_id=f"{STEP_COMMIT_PREFIX}{run.id}",
-        )
         for message in delivered:
             self._receipt_commit(message, run, made.head)
         self._push(run, start.branch, say=say)

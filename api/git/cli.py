@@ -89,19 +89,18 @@ def run_git(
     timeout: float = LOCAL_TIMEOUT_S,
     check: bool = True,
     action: str = "run git",
+    stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``git <args>``; raise ``GitError`` ("Could not <action>: <git's words>") on failure."""
     argv = [git, *SAFE_CONFIG, *args]
     try:
-        done = subprocess.run(
+        raw = subprocess.run(
             argv,
             cwd=cwd,
             env=git_env(),
-            stdin=subprocess.DEVNULL,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
             timeout=timeout,
             check=False,
         )
@@ -111,6 +110,12 @@ def run_git(
         ) from error
     except FileNotFoundError as error:
         raise GitError(f"Could not {action}: the git program {git!r} was not found.") from error
+    done = subprocess.CompletedProcess(
+        raw.args,
+        raw.returncode,
+        raw.stdout.decode("utf-8", errors="replace"),
+        raw.stderr.decode("utf-8", errors="replace"),
+    )
     if check and done.returncode != 0:
         words = git_words(done.stderr) or f"git exited with code {done.returncode}"
         raise GitError(f"Could not {action}: {words}", stderr=done.stderr, code=done.returncode)

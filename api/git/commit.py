@@ -13,8 +13,12 @@ or broken ``.git`` is rebuilt from the branch, so the step still commits.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+import struct
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +29,8 @@ from api.git.upstream import Upstream, move_ref, repository_lock, service_signat
 
 #: Git's file mode of a submodule entry: a commit of another repository, never copied.
 GITLINK_MODE = 0o160000
+#: zlib level of the step's pack: fast (the pack is repacked by the person's own gc).
+PACK_ZLIB_LEVEL = 1
 #: Longest first line of the agent's last words in the commit subject.
 MAX_SUBJECT_WORDS_CHARS = 72
 
@@ -59,13 +65,14 @@ def commit_message(*, subject: str, trailers: list[tuple[str, str]]) -> str:
 def _open_or_rebuild(
     workspace: Path, upstream: Upstream, *, branch: str, git: str
 ) -> tuple[pygit2.Repository, str | None]:
-    """The workspace's repository; a missing or broken ``.git`` is replaced by a fresh one."""
-    try:
-        repo = pygit2.Repository(str(workspace))
-        if Path(repo.workdir or "").resolve() == workspace.resolve():
-            return repo, None
-    except pygit2.GitError:
-        pass
+    """The workspace's repository; a missing, broken or booby-trapped ``.git`` is replaced."""
+    if sound_git_dir(workspace):
+        try:
+            repo = pygit2.Repository(str(workspace))
+            if Path(repo.workdir or "").resolve() == workspace.resolve():
+                return repo, None
+        except pygit2.GitError:
+            pass
     dot_git = workspace / ".git"
     if dot_git.is_symlink() or dot_git.is_file():
         dot_git.unlink()
@@ -93,6 +100,25 @@ def _open_or_rebuild(
     repo = pygit2.Repository(str(workspace))
     repo.remotes.delete("origin")
     return repo, "The workspace's .git was missing or broken: rebuilt from the branch."
+
+
+def sound_git_dir(workspace: Path) -> bool:
+    """A real ``.git`` folder with no symbolic link anywhere inside.
+
+    The service writes into this folder (the index, refs, objects) outside the
+    sandbox: a link an agent planted there (``refs/heads`` → the person's
+    ``.git/refs/heads``, ``objects`` → some other repository) would redirect
+    those writes to a path the agent itself cannot see. Such a ``.git`` is
+    rebuilt from the branch instead.
+    """
+    dot_git = workspace / ".git"
+    if dot_git.is_symlink() or not dot_git.is_dir():
+        return False
+    for folder, dirs, files in os.walk(dot_git, followlinks=False):
+        base = Path(folder)
+        if any((base / name).is_symlink() for name in (*dirs, *files)):
+            return False
+    return True
 
 
 def _step_parent(repo: pygit2.Repository, started_at: pygit2.Oid) -> tuple[pygit2.Oid, str | None]:
@@ -151,7 +177,7 @@ def commit_workspace(
         return None
     commits = _new_commits(repo, head, start)
     with repository_lock(upstream.path):
-        _copy_objects(repo, upstream.open(), commits)
+        _copy_objects(repo, upstream, commits, git=git)
         move_ref(upstream, ref, str(head), started_at, git=git)
     return StepCommit(
         commits=[str(c) for c in commits],
@@ -169,36 +195,56 @@ def _new_commits(repo: pygit2.Repository, head: pygit2.Oid, start: pygit2.Oid) -
 
 
 def _copy_objects(
-    source: pygit2.Repository, target: pygit2.Repository, commits: list[pygit2.Oid]
+    source: pygit2.Repository, target: Upstream, commits: list[pygit2.Oid], *, git: str
 ) -> None:
-    """Write the commits and every object they need that ``target`` lacks.
+    """Copy the commits and every object they need that ``target`` lacks, as one pack.
 
-    A tree ``target`` already has is skipped whole (its content is there too),
-    so the cost follows what the step changed, not the repository's size.
+    A tree ``target`` already has is skipped whole (its content is there too), so
+    the cost follows what the step changed, not the repository's size. One pack
+    (``pack_objects``: no delta search, fast zlib) indexed by ``git index-pack``
+    in the target, which the service trusts: a step that touched 1,000 files
+    writes two files into the person's ``.git``, not 1,000, and ``index-pack``
+    checks every object before the pack is renamed into place.
     """
+    have = target.open()
     pending: list[pygit2.Oid] = list(commits)
-    found: list[tuple[pygit2.enums.ObjectType, bytes]] = []
     seen: set[pygit2.Oid] = set()
+    objects: list[tuple[int, bytes]] = []
     while pending:
         oid = pending.pop()
-        if oid in seen or oid in target:
+        if oid in seen or oid in have:
             continue
         seen.add(oid)
         kind, data = source.odb.read(oid)[:2]
-        kind = pygit2.enums.ObjectType(kind)
-        if kind == pygit2.enums.ObjectType.COMMIT:
-            commit = source.get(oid)
-            assert isinstance(commit, pygit2.Commit)
-            pending.append(commit.tree_id)
-            pending.extend(commit.parent_ids)
-        elif kind == pygit2.enums.ObjectType.TREE:
-            tree = source.get(oid)
-            assert isinstance(tree, pygit2.Tree)
-            pending.extend(entry.id for entry in tree if entry.filemode != GITLINK_MODE)
-        found.append((kind, data))
-    # Contents before what points at them (blobs, trees deepest first, commits oldest
-    # first): an interrupted copy never leaves a commit whose tree is missing, which a
-    # later copy would skip as "already there".
-    order = {pygit2.enums.ObjectType.BLOB: 0, pygit2.enums.ObjectType.TREE: 1}
-    for kind, data in sorted(reversed(found), key=lambda item: order.get(item[0], 2)):
-        target.odb.write(kind, data)
+        found = source.get(oid)
+        if isinstance(found, pygit2.Commit):
+            pending.append(found.tree_id)
+            pending.extend(found.parent_ids)
+        elif isinstance(found, pygit2.Tree):
+            pending.extend(entry.id for entry in found if entry.filemode != GITLINK_MODE)
+        objects.append((int(kind), data))
+    if objects:
+        run_git(
+            ["index-pack", "--stdin", "--strict"],
+            cwd=target.path,
+            git=git,
+            stdin=pack_objects(objects),
+            action="store the step's objects",
+        )
+
+
+def pack_objects(objects: list[tuple[int, bytes]]) -> bytes:
+    """A version-2 pack of whole (undeltified) objects: header, entries, SHA-1 trailer."""
+    parts = [b"PACK", struct.pack(">II", 2, len(objects))]
+    for kind, data in objects:
+        size = len(data)
+        byte = (kind << 4) | (size & 0x0F)
+        size >>= 4
+        header = bytearray()
+        while size:
+            header.append(byte | 0x80)
+            byte, size = size & 0x7F, size >> 7
+        header.append(byte)
+        parts += [bytes(header), zlib.compress(data, PACK_ZLIB_LEVEL)]
+    body = b"".join(parts)
+    return body + hashlib.sha1(body, usedforsecurity=False).digest()

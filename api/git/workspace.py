@@ -26,6 +26,7 @@ from pathlib import Path
 import pygit2
 
 from api.git.cli import GitError, run_git
+from api.git.commit import sound_git_dir
 from api.git.upstream import Upstream, repository_lock
 
 BRANCH_PREFIX = "omakase/"
@@ -72,7 +73,7 @@ def start_branch(upstream: Upstream, branch: str, *, git: str) -> BranchStart:
 
 def workspace_head(workspace: Path) -> str | None:
     """The workspace's HEAD commit, or None when it is not a usable repository."""
-    if not (workspace / ".git").is_dir():
+    if not sound_git_dir(workspace):
         return None
     try:
         repo = pygit2.Repository(str(workspace))

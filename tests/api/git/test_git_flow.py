@@ -270,3 +270,24 @@ def test_an_unreachable_remote_is_a_sentence(tmp_path: Path) -> None:
 
 def test_git_is_installed() -> None:
     assert subprocess.run(["git", "--version"], capture_output=True, check=False).returncode == 0
+
+
+def test_a_symlink_planted_in_dot_git_never_redirects_the_services_writes(tmp_path: Path) -> None:
+    repo = make_work_tree(tmp_path / "shop")
+    elsewhere = make_work_tree(tmp_path / "elsewhere")
+    before = snapshot(elsewhere)
+    upstream = users(repo)
+    start = start_branch(upstream, "omakase/trap-1", git="git")
+    workspace = tmp_path / "ws"
+    step(upstream, workspace, "omakase/trap-1", start.head_commit)
+    heads = workspace / ".git" / "refs" / "heads"
+    shutil.rmtree(heads)
+    heads.symlink_to(elsewhere / ".git" / "refs" / "heads")
+    (workspace / "work.txt").write_text("done\n")
+    done = commit(upstream, workspace, "omakase/trap-1", start.head_commit)
+    assert done is not None
+    assert done.note is not None
+    assert "rebuilt" in done.note
+    assert snapshot(elsewhere) == before
+    assert not (elsewhere / ".git" / "refs" / "heads" / "omakase").exists()
+    assert head_of(repo, "refs/heads/omakase/trap-1") == done.head
