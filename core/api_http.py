@@ -126,9 +126,10 @@ class ApiTransport:
         timeout: float | None = None,
     ) -> httpx.Response:
         """One request; ``timeout`` overrides the client's (a long download), else its own."""
-        wait: Any = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
+        # Only passed when set: an injected client (Starlette's TestClient) may not take it.
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         try:
-            response = self.http.request(method, path, params=params, json=json, timeout=wait)
+            response = self.http.request(method, path, params=params, json=json, **extra)
         except httpx.TimeoutException:
             raise ApiUnavailable(
                 f"The API at {self.base_url} did not answer in time ({method} {path})."
