@@ -87,7 +87,10 @@ def test_one_conversation_from_the_coder_to_the_reviewer(
     assert navigations == []
     shown = dividers(page)
     assert len(shown) == len(set(shown)), shown  # one divider per step, steps in order
-    assert shown[:3] == [
+    # A finished step's divider also says what it committed (issue #17).
+    change = re.compile(r" · \d+ files? \+\d+ \u2212\d+ · [0-9a-f]{7}$")
+    assert all(change.search(d) for d in shown[:2]), shown
+    assert [change.sub("", d) for d in shown[:3]] == [
         "Step 1 · Miso 🍜 architect",
         "Step 2 · Nori 🍙 coder",
         "Step 3 · Koji 🍶 reviewer",
