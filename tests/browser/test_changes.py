@@ -1,13 +1,15 @@
 """The Changes view and Merge in a real browser, on a real git repository.
 
 A demo pipeline runs on a person's work tree (steps of 0.2 s); the browser
-follows a step divider's link into the coder's diff, reads it, switches to the
-whole branch and clicks Merge; the person's ``main`` then points at the
+opens its conversation, clicks the coder's step divider (its change and commit)
+into that step's diff with the conversation kept, reads it, switches to the
+whole branch, downloads the .patch and clicks Merge; the person's ``main`` then points at the
 feature's head and their checked-out files carry the agents' work.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -44,16 +46,19 @@ def test_a_steps_diff_then_merge_moves_the_persons_main(
     assert coder.changes is not None
     name = slug(FEATURE)
 
-    # The link a step divider carries: the coder's diff, its conversation reopened.
-    page.goto(
-        f"{stack.dashboard.url}/changes?project={project.id}&feature={feature.id}"
-        f"&run={coder.id}&chat=1"
-    )
+    # The conversation, opened from the features tab: the coder's divider says what it
+    # committed and links its diff; the Changes page opens on it, the conversation kept.
+    page.goto(f"{stack.dashboard.url}/project_detail?project={project.id}")
+    page.get_by_role("tab", name="Features").click()
+    page.get_by_role("button", name=f"💬 {FEATURE}").click()
     divider = page.locator(f"{SIDEBAR} .oma-step-change").nth(1)
     expect(divider).to_have_text(
         f"1 file +{coder.changes.insertions} \u2212{coder.changes.deletions} · "
         f"{coder.changes.head[:7]}"
     )
+    divider.click()
+    expect(page).to_have_url(re.compile(f"/changes\\?.*run={coder.id}"))
+    expect(page.locator(".oma-chat-title")).to_contain_text(FEATURE)
     expect(page.locator(".oma-diff-path")).to_have_text([f"ramen/{name}.py"])
     expect(page.locator(".oma-dl-add", has_text=f"+def {name}(items")).to_be_visible()
     expect(page.locator(".oma-dl-del", has_text="-# TODO(Nori): implement it.")).to_be_visible()
