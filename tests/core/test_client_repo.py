@@ -3,27 +3,28 @@
 One demo pipeline on a person's git repository proves the client's side of
 contract v3 end to end: create with ``repository``/``baseBranch`` (and the 422),
 the changes per step, the step and branch diffs, the whole-patch download, the
-push refused for a local path, and the merge that moves the person's ``main``.
+push refused for a local path, and the merge that moves the person's ``main``; and,
+without a server, how the client reads a cut diff, asks for a download and a 409.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pygit2
 import pytest
 
 from api.agents.demo_work import slug
-from core.client import ApiClient, ApiError
+from core.client import ApiClient, ApiError, DiffText
 from core.models import Feature, FeatureStatus
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import server_for, wait_for
 from tests.conftest import TOKEN, fresh_engine_db
 from tests.support.git_repos import make_work_tree
 
-pytestmark = pytest.mark.engine
 
-
+@pytest.mark.engine
 def test_a_feature_on_a_work_tree_through_the_client(engine: LocalEngine, tmp_path: Path) -> None:
     repo = make_work_tree(tmp_path / "shop")
     base = str(pygit2.Repository(str(repo)).head.target)
@@ -79,3 +80,30 @@ def test_a_feature_on_a_work_tree_through_the_client(engine: LocalEngine, tmp_pa
             assert api.get_feature(feature.id).merged_commit == merged.commit
     finally:
         server.stop()
+
+
+def test_a_cut_diff_is_flagged_and_the_download_asks_for_all_of_it() -> None:
+    """The client's reading of the diff routes' contract: the header, the query, the 409."""
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.path.endswith("/merge"):
+            return httpx.Response(409, json={"detail": "Commit or stash your changes first."})
+        if request.url.params.get("download") == "1":
+            return httpx.Response(200, text="all of it", headers={"Content-Disposition": "a"})
+        return httpx.Response(200, text="the start", headers={"X-Diff-Truncated": "true"})
+
+    http = httpx.Client(base_url="http://api", transport=httpx.MockTransport(answer))
+    with ApiClient("http://api", TOKEN, http=http) as api:
+        assert api.feature_diff("feat_1") == DiffText("the start", truncated=True)
+        assert api.download_run_diff("run_1") == b"all of it"
+        with pytest.raises(ApiError) as refused:
+            api.merge_feature("feat_1")
+    assert refused.value.status == 409
+    assert refused.value.detail == "Commit or stash your changes first."
+    assert seen == [
+        "http://api/api/features/feat_1/diff",
+        "http://api/api/agent-runs/run_1/diff?download=1",
+        "http://api/api/features/feat_1/merge",
+    ]
