@@ -22,6 +22,15 @@ from pages.lib.ui import DETAIL_PAGE, feature_badge, select_project, status_dot
 
 ensure_router()
 
+
+def repository_line(repository: str | None, base: str | None) -> str:
+    """Where the project's agents work: its repository and base branch (escaped)."""
+    if not repository:
+        return ""
+    where = escape(repository) + (f" · {escape(base)}" if base else "")
+    return f"<div class='oma-subtle oma-repo'>📁 {where}</div>"
+
+
 #: Milliseconds between full refreshes of the overview.
 REFRESH_MS = 5_000
 COLUMNS = 2
@@ -106,7 +115,8 @@ for position, project in enumerate(projects):
             "<div class='oma-glass oma-card'>"
             f"<div class='oma-card-name'>{escape(project.name)}</div>"
             f"<div class='oma-subtle'>{escape(project.description) or '&nbsp;'}</div>"
-            f"<div class='oma-card-line'>{len(features)} features {badges}</div>{lines}</div>"
+            + repository_line(project.repository, project.base_branch)
+            + f"<div class='oma-card-line'>{len(features)} features {badges}</div>{lines}</div>"
         )
         if st.button(f"Open {project.name}", key=f"oma_open_{project.id}", width="stretch"):
             select_project(project.id)

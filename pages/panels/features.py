@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import pandas as pd
 import streamlit as st
 
@@ -9,7 +11,7 @@ from core.client import ApiClient, ApiError
 from core.models import AgentRun, Feature, FeatureStatus
 from pages.lib.api import api_guard, get_client, show_error
 from pages.lib.chat_session import active_feature_id
-from pages.lib.diff_view import short_sha
+from pages.lib.diff_view import CHANGES_PAGE_URL, short_sha
 from pages.lib.metrics import (
     feature_cost,
     feature_elapsed,
@@ -98,7 +100,10 @@ def files_changed(_client: ApiClient, feature_id: str, head: str | None) -> int 
 
 
 def merge_row(project_id: str, features: list[Feature]) -> None:
-    """Merge (Push) for each passing feature, and the merged ones' commits."""
+    """Links to each branch's Changes; Merge (Push) for each passing feature, merged commits."""
+    branched = [f for f in features if f.branch]
+    if branched:
+        st.html(changes_links(project_id, branched))
     shown = [f for f in features if can_merge(f) or f.merged_commit]
     if not shown:
         return
@@ -108,6 +113,16 @@ def merge_row(project_id: str, features: list[Feature]) -> None:
     for feature in shown:
         with st.container(horizontal=True, key=f"oma_merge_row_{feature.id}"):
             merge_buttons(feature, project, where="table")
+
+
+def changes_links(project_id: str, features: list[Feature]) -> str:
+    """ "🔀 Menu page · Order API": each feature's branch on the Changes page."""
+    links = " · ".join(
+        f'<a class="oma-changes-link" href="{CHANGES_PAGE_URL}?project={escape(project_id)}'
+        f'&amp;feature={escape(f.id)}">{escape(f.name)}</a>'
+        for f in features
+    )
+    return f'<div class="oma-card-line">🔀 What the agents changed: {links}</div>'
 
 
 def start_pending(features: list[Feature]) -> None:

@@ -146,6 +146,8 @@ def test_the_features_table_shows_branch_files_and_merge(api: FakeApi) -> None:
     features = page.dataframe[0].value
     assert list(features["branch"]) == [BRANCH]
     assert list(features["files"]) == [2]
+    link = f'changes?project={api.project.id}&amp;feature={api.feature.id}">Tonkotsu broth</a>'
+    assert link in html(page)
     assert page.button(key=f"oma_push_table_{api.feature.id}").label == f"Push {BRANCH}"
     page.button(key=f"oma_push_table_{api.feature.id}").click().run()
     assert api.repo.calls == [("push", api.feature.id)]
@@ -175,3 +177,13 @@ def test_new_project_shows_the_apis_sentence_as_it_is(api: FakeApi) -> None:
     assert [e.value for e in at.error] == [sentence]
     assert "'repository': '/nowhere', 'base_branch': 'trunk'" in api.posts[0]
     assert at.text_input[1].value == "/nowhere"  # kept, to be fixed rather than retyped
+
+
+def test_a_project_card_names_its_repository(api: FakeApi) -> None:
+    api.project = api.project.model_copy(
+        update={"repository": "/srv/<b>ramen</b>", "base_branch": "main"}
+    )
+    at = AppTest.from_file(str(ROOT / "pages/projects.py"), default_timeout=TIMEOUT_S)
+    at.session_state[CLIENT_KEY] = api
+    at.run()
+    assert "📁 /srv/&lt;b&gt;ramen&lt;/b&gt; · main</div>" in html(at)
