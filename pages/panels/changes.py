@@ -94,6 +94,12 @@ def choose_scope(changes: FeatureChanges, wanted: str | None) -> StepChanges | N
     return steps.get(choice or WHOLE_BRANCH)
 
 
+def api_cut_sentence(text: str) -> str:
+    """The API's own first line about a patch it would not send (``# The patch is …``)."""
+    first = text.split("\n", 1)[0].lstrip("# ").strip()
+    return first or "The patch is too large to show here; download the .patch for all of it."
+
+
 def header_html(feature: Feature, project: Project, changes: FeatureChanges) -> str:
     base = changes.base_branch or project.base_branch or "?"
     where = escape(project.repository or "a repository of its own")
@@ -136,11 +142,12 @@ def changes_panel(feature: Feature, project: Project) -> None:
     else:
         download = lambda: client.download_feature_diff(feature.id)  # noqa: E731
         name = f"{feature.branch.replace('/', '-')}.patch"
-    if diff.truncated or rendered.cut:
+    if diff.truncated:
+        st.warning(f"{api_cut_sentence(diff.text)} The files are listed above.", icon="✂️")
+    elif rendered.cut:
         st.warning(
-            f"A long diff: {plural(rendered.shown_lines, 'line')} drawn"
-            + (", the API cut the rest" if diff.truncated else "")
-            + ". Download the .patch for all of it.",
+            f"A long diff: {plural(rendered.shown_lines, 'line')} drawn. "
+            "Download the .patch for all of it.",
             icon="✂️",
         )
     st.download_button(

@@ -28,7 +28,10 @@ from tests.support.git_repos import make_work_tree
 def test_a_feature_on_a_work_tree_through_the_client(engine: LocalEngine, tmp_path: Path) -> None:
     repo = make_work_tree(tmp_path / "shop")
     base = str(pygit2.Repository(str(repo)).head.target)
-    server = server_for(fresh_engine_db(engine), engine, tmp_path, tmp_path / "ws").start()
+    db = fresh_engine_db(engine)
+    # A small limit: one step's diff fits, the whole branch's four files do not.
+    server = server_for(db, engine, tmp_path, tmp_path / "ws", OMAKASE_DIFF_MAX_BYTES="1000")
+    server.start()
     try:
         with ApiClient(server.url, TOKEN) as api:
             with pytest.raises(ApiError) as refused:
@@ -65,9 +68,14 @@ def test_a_feature_on_a_work_tree_through_the_client(engine: LocalEngine, tmp_pa
             assert not step_diff.truncated
             assert f"+def {name}(items: list[str]) -> list[str]:" in step_diff.text
             assert "-# TODO(Nori): implement it." in step_diff.text
-            branch_diff = api.feature_diff(feature.id)
-            assert branch_diff.text.count("diff --git ") == 4
-            assert api.download_feature_diff(feature.id) == branch_diff.text.encode()
+            cut = api.feature_diff(feature.id)
+            assert cut.truncated
+            assert cut.text.startswith("# The patch is ")
+            assert f"#   M ramen/{name}.py" not in cut.text  # new on the branch: added
+            assert f"#   A ramen/{name}.py" in cut.text
+            whole = api.download_feature_diff(feature.id).decode()
+            assert whole.count("diff --git ") == 4
+            assert len(whole.encode()) > 1000
 
             with pytest.raises(ApiError) as no_remote:
                 api.push_feature(feature.id)

@@ -31,6 +31,14 @@ def api() -> FakeApi:
     return FakeApi()
 
 
+#: What the API sends instead of a patch past its size limit (api/git/diff.py).
+CUT = (
+    "# The patch is 2,345,678 bytes, too large to show here (limit 1,000,000).\n"
+    "# Download the whole patch: add ?download=1 to this address\n"
+    "# 2 files changed, +13 -1:\n#   A docs/design.md +12 -0\n#   M broth.py +1 -1\n"
+)
+
+
 def passing_feature(api: FakeApi) -> str:
     """A finished feature with two steps' changes; returns the coder's run id."""
     api.add_run(AgentRunRole.ARCHITECT, AgentRunStatus.COMPLETED, step=1)
@@ -71,10 +79,7 @@ def passing_feature(api: FakeApi) -> str:
     )
     api.repo.diffs = {
         coder.id: DiffText(STEP_DIFF),
-        "": DiffText(
-            "diff --git a/docs/design.md b/docs/design.md\n@@ -0,0 +1 @@\n+# Plan\n" + STEP_DIFF,
-            truncated=True,
-        ),
+        "": DiffText(CUT, truncated=True),
     }
     return coder.id
 
@@ -110,8 +115,12 @@ def test_a_steps_link_shows_its_files_and_its_escaped_diff(api: FakeApi) -> None
 
     at.selectbox(key=f"oma_changes_scope_{api.feature.id}").select("").run()
     assert list(at.dataframe[0].value["file"]) == ["docs/design.md", "broth.py"]
-    assert "the API cut the rest" in at.warning[0].value  # X-Diff-Truncated
-    assert "+# Plan" in html(at)
+    assert at.warning[0].value == (  # X-Diff-Truncated: the API's sentence, the files above
+        "The patch is 2,345,678 bytes, too large to show here (limit 1,000,000). "
+        "The files are listed above."
+    )
+    assert "oma-diff-file" not in html(at)
+    assert [b.proto.label for b in at.get("download_button")] == ["Download .patch"]
 
 
 def test_merge_shows_the_merged_commit_and_a_refusal_as_it_is(api: FakeApi) -> None:
