@@ -312,6 +312,9 @@ class DemoAgent:
             self.say(f"wrote {path}")
 
     def verdict(self) -> int:
+        notes = self.workspace / "notes" / f"{self.step:02d}-{self.role}.md"
+        notes.parent.mkdir(parents=True, exist_ok=True)
+        notes.write_text(f"# Step {self.step}: {self.role} ({self.name})\n\nDone.\n")
         self.write_work()
         if self.has_marker(f"fail-{self.role}") or (
             self.has_marker(f"fail-once-{self.role}") and self.attempt == 1

@@ -53,23 +53,23 @@ def test_a_steps_diff_then_merge_moves_the_persons_main(
     page.get_by_role("button", name=f"💬 {FEATURE}").click()
     divider = page.locator(f"{SIDEBAR} .oma-step-change").nth(1)
     expect(divider).to_have_text(
-        f"1 file +{coder.changes.insertions} \u2212{coder.changes.deletions} · "
+        f"2 files +{coder.changes.insertions} \u2212{coder.changes.deletions} · "
         f"{coder.changes.head[:7]}"
     )
     divider.click()
     expect(page).to_have_url(re.compile(f"/changes\\?.*run={coder.id}"))
     expect(page.locator(".oma-chat-title")).to_contain_text(FEATURE)
-    expect(page.locator(".oma-diff-path")).to_have_text([f"ramen/{name}.py"])
+    expect(page.locator(".oma-diff-path")).to_have_text(["notes/02-coder.md", f"ramen/{name}.py"])
     expect(page.locator(".oma-dl-add", has_text=f"+def {name}(items")).to_be_visible()
     expect(page.locator(".oma-dl-del", has_text="-# TODO(Nori): implement it.")).to_be_visible()
 
     page.locator(f".st-key-oma_changes_scope_{feature.id}").click()  # the scope selector
     page.get_by_role("option", name="Whole branch").click()
-    expect(page.locator(".oma-diff-path")).to_have_count(4)
+    expect(page.locator(".oma-diff-path")).to_have_count(8)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download .patch").click()
     patch = Path(download.value.path()).read_text()
-    assert patch.count("diff --git ") == 4
+    assert patch.count("diff --git ") == 8
 
     page.get_by_role("button", name=f"Merge {FEATURE} into main").click()
     expect(page.get_by_text("into main (fast-forward)")).to_be_visible()

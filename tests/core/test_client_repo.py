@@ -52,17 +52,20 @@ def test_a_feature_on_a_work_tree_through_the_client(engine: LocalEngine, tmp_pa
             changes = api.feature_changes(feature.id)
             assert [s.role for s in changes.steps] == ["architect", "coder", "reviewer", "tester"]
             name = slug("Menu page")
-            assert {f.path for f in changes.files} == {
+            assert {f.path for f in changes.files} >= {
                 f"docs/design/{name}.md",
                 f"ramen/{name}.py",
                 f"reviews/{name}.md",
                 f"tests/test_{name}.py",
             }
             coder = next(s for s in changes.steps if s.role == "coder")
-            assert [(f.path, f.status) for f in coder.files] == [(f"ramen/{name}.py", "M")]
+            assert [(f.path, f.status) for f in coder.files] == [
+                ("notes/02-coder.md", "A"),  # the demo agent's step note
+                (f"ramen/{name}.py", "M"),
+            ]
             runs = {r.id: r for r in api.list_runs(project.id)}
             assert runs[coder.run_id].changes is not None
-            assert runs[coder.run_id].changes.files == 1  # type: ignore[union-attr]
+            assert runs[coder.run_id].changes.files == 2  # type: ignore[union-attr]
 
             step_diff = api.run_diff(coder.run_id)
             assert not step_diff.truncated
@@ -74,7 +77,7 @@ def test_a_feature_on_a_work_tree_through_the_client(engine: LocalEngine, tmp_pa
             assert f"#   M ramen/{name}.py" not in cut.text  # new on the branch: added
             assert f"#   A ramen/{name}.py" in cut.text
             whole = api.download_feature_diff(feature.id).decode()
-            assert whole.count("diff --git ") == 4
+            assert whole.count("diff --git ") == 8  # four steps' notes and work
             assert len(whole.encode()) > 1000
 
             with pytest.raises(ApiError) as no_remote:

@@ -92,7 +92,8 @@ def test_a_feature_on_a_work_tree_commits_each_step_and_merges(
     assert "+++ b/notes/02-coder.md" in diff.text
     assert [s["role"] for s in changes["steps"]] == ["architect", "coder", "reviewer", "tester"]
     assert changes["steps"][1]["files"][0]["path"] == "notes/02-coder.md"
-    assert len(changes["files"]) == sum(len(s["files"]) for s in changes["steps"])
+    # The branch's files are the steps' files, each once (the coder edits the architect's stub).
+    assert len(changes["files"]) == len({f["path"] for s in changes["steps"] for f in s["files"]})
     assert "attachment" in whole.headers["content-disposition"]
     assert whole.text.count("diff --git") == len(changes["files"])
 
