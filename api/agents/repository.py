@@ -73,8 +73,9 @@ class FeatureRepository:
         self.feature_id = feature.id
         self.workspace = workspace
         project = get_project(db, project_id=feature.project_id)
+        # The workspace is a folder of the workspace root (``.repos`` lives beside it).
         self.upstream: Upstream = upstream_for(
-            project, feature, workspace_root=Path(settings.workspace_root).resolve()
+            project, feature, workspace_root=workspace.parent.resolve()
         )
 
     def hidden(self) -> list[Path]:
