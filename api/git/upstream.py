@@ -81,6 +81,16 @@ def upstream_for(project: Project, feature: Feature, *, workspace_root: Path) ->
     )
 
 
+def branch_tip(upstream: Upstream, branch: str) -> str | None:
+    found = upstream.open().branches.local.get(branch)
+    return str(found.peel(pygit2.Commit).id) if found is not None else None
+
+
+def is_descendant(upstream: Upstream, commit: str, ancestor: str) -> bool:
+    repo = upstream.open()
+    return bool(repo.descendant_of(pygit2.Oid(hex=commit), pygit2.Oid(hex=ancestor)))
+
+
 def ensure_upstream(upstream: Upstream, *, feature: Feature, git: str, timeout: float) -> None:
     """Make the upstream exist and, for a URL, fetch its base branch (and the feature's).
 
