@@ -259,7 +259,6 @@ RESERVED_ID_PREFIXES: tuple[str, ...] = (
     "live-",
     "ask-",
     "cmt-",
-    "commit-",
     "push-",
 )
 
