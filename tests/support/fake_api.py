@@ -141,6 +141,7 @@ class FakeApi:
         message_id: str | None = None,
         options: list[str] | None = None,
         mode: DeliveryMode | None = None,
+        receipt_for: str | None = None,
     ) -> AgentMessage:
         thread = self.messages[run_id]
         run = self.runs[run_id]
@@ -160,6 +161,7 @@ class FakeApi:
             else DeliveryReceipt(state=ReceiptState.QUEUED),
             options=options,
             mode=mode,
+            receipt_for=receipt_for,
         )
         thread.append(message)
         self.feed.append(message)
