@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import httpx
 
 from core.agents import persona
+from core.api_http import detail_of
 from core.chat import AgentChat
 from core.chat_state import new_client_id
 from core.chat_wire import (
@@ -25,7 +26,6 @@ from core.chat_wire import (
     retryable,
     validate_content,
 )
-from core.client import detail_of
 from core.models import AgentMessage, MessageSender, MessageType
 from core.settings import DEFAULT_API_URL, ClientSettings
 

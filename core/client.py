@@ -14,7 +14,7 @@ Sync httpx on purpose: Streamlit reruns are synchronous scripts, and one pooled
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.api_http import (
     DEFAULT_TIMEOUT_S,
@@ -25,6 +25,7 @@ from core.api_http import (
     detail_of,
     query_params,
 )
+from core.chat import FeatureChat
 from core.models import (
     Agent,
     AgentMessage,
@@ -50,9 +51,6 @@ __all__ = [
 
 #: Page size of the paginated helpers (``iter_messages``).
 DEFAULT_PAGE_SIZE = 1_000
-
-if TYPE_CHECKING:
-    from core.chat import FeatureChat
 
 
 class ApiClient(ApiTransport):
@@ -231,8 +229,6 @@ class ApiClient(ApiTransport):
 
     def open_feature_chat(self, feature_id: str) -> FeatureChat:
         """A live ``core.chat.FeatureChat`` on the feature's stream (close it when done)."""
-        from core.chat import FeatureChat  # core.chat imports this module
-
         return FeatureChat(feature_id, base_url=self.base_url, token=self.token)
 
     def mark_read(self, run_id: str, cursor: str) -> ReadMarker:
