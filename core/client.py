@@ -152,13 +152,15 @@ class ApiClient(ApiTransport):
         sender: MessageSender | str | None = None,
         limit: int | None = None,
     ) -> list[AgentMessage]:
-        """The thread oldest first; ``since`` is a cursor (exclusive) or an ISO timestamp."""
-        return self._many(
-            AgentMessage,
-            "GET",
-            f"/api/agent-runs/{run_id}/messages",
-            params=query_params(since=since, sender=sender, limit=limit),
-        )
+        """The thread oldest first; ``since`` is a cursor (exclusive) or an ISO timestamp.
+
+        Every page without ``limit``; with it, only the first ``limit`` messages.
+        """
+        path = f"/api/agent-runs/{run_id}/messages"
+        params = query_params(since=since, sender=sender, limit=limit)
+        if limit is not None:
+            return self._page(AgentMessage, "GET", path, params=params)
+        return self._many(AgentMessage, "GET", path, params=params)
 
     def iter_messages(
         self,
@@ -168,35 +170,29 @@ class ApiClient(ApiTransport):
         sender: MessageSender | str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[list[AgentMessage]]:
-        """The thread in pages of ``page_size`` (``limit`` + ``since=<last cursor>``)."""
-        cursor = since
-        while True:
-            page = self.list_messages(run_id, since=cursor, sender=sender, limit=page_size)
+        """The thread in pages of ``page_size``, following each page's link to the next."""
+        path = f"/api/agent-runs/{run_id}/messages"
+        params = query_params(since=since, sender=sender, limit=page_size)
+        for response in self._pages("GET", path, params=params):
+            page = self._parse_list(AgentMessage, "GET", path, response)
             if page:
                 yield page
-            if len(page) < page_size:
-                return
-            cursor = page[-1].cursor
 
     def iter_message_rows(
         self, run_id: str, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[list[dict[str, Any]]]:
         """The thread as raw camelCase JSON rows, in pages: for bulk readers (the export),
         where building 100,000 models would cost more than the whole export."""
-        cursor: str | None = None
-        while True:
-            page = self.request(
-                "GET",
-                f"/api/agent-runs/{run_id}/messages",
-                params=query_params(since=cursor, limit=page_size),
-            )
+        path = f"/api/agent-runs/{run_id}/messages"
+        for response in self._pages("GET", path, params=query_params(limit=page_size)):
+            try:
+                page = response.json()
+            except ValueError:
+                page = None
             if not isinstance(page, list):
                 raise ApiError(200, f"Unexpected answer listing the messages of run {run_id}.")
             if page:
                 yield page
-            if len(page) < page_size:
-                return
-            cursor = str(page[-1]["cursor"])
 
     def post_message(
         self, run_id: str, content: str, *, message_id: str | None = None
@@ -253,7 +249,7 @@ class ApiClient(ApiTransport):
         self, project_id: str, *, since: str | None = None, limit: int | None = None
     ) -> list[LogLine]:
         """A project's recent log lines across runs; ``since`` is an ISO timestamp."""
-        return self._many(
+        return self._page(
             LogLine,
             "GET",
             f"/api/projects/{project_id}/logs",

@@ -48,6 +48,7 @@ NOW = "2026-11-24T05:00:00.000000Z"
 class FakeApi:
     base_url: str = "http://fake"
     token: str = "fake"
+    page_size: int | None = None
     project: Project = field(
         default_factory=lambda: Project(id="prj_1", name="Ramen shop", created_at=NOW)
     )
