@@ -106,9 +106,14 @@ class ApiClient(ApiTransport):
             body["dependencies"] = dependencies
         return self._one(Feature, "POST", f"/api/projects/{project_id}/features", json=body)
 
-    def start_feature(self, feature_id: str) -> dict[str, Any]:
-        """``POST /api/features/{id}/start`` (202): the API's answer as JSON."""
-        body = self.request("POST", f"/api/features/{feature_id}/start")
+    def start_feature(self, feature_id: str, *, override: bool = False) -> dict[str, Any]:
+        """``POST /api/features/{id}/start`` (202): the API's answer as JSON.
+
+        ``ApiError`` 409 when its project already runs ``maxConcurrency`` features,
+        unless ``override`` (then it starts past the limit, ``startedOverLimit``).
+        """
+        params = {"override": "true"} if override else None
+        body = self.request("POST", f"/api/features/{feature_id}/start", params=params)
         return dict(body) if isinstance(body, dict) else {}
 
     def feature_messages(self, feature_id: str) -> list[AgentMessage]:

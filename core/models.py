@@ -102,6 +102,13 @@ class Project(CamelModel):
     created_at: str
 
 
+class StartFeature(InputModel):
+    """Optional body of ``POST /api/features/{id}/start``."""
+
+    #: Start it even past the project's ``maxConcurrency`` (``startedOverLimit``).
+    override: bool = False
+
+
 class FeatureCreate(InputModel):
     name: Name
     description: Description = ""
@@ -123,6 +130,9 @@ class Feature(CamelModel):
     current_step: int = 0
     current_run_id: str | None = None
     error_message: str | None = None
+    #: True when a person started it past its project's ``maxConcurrency`` ("Start
+    #: now" with ``override``): the one way a project runs more than its limit.
+    started_over_limit: bool = False
 
 
 class Agent(CamelModel):
