@@ -148,6 +148,9 @@ class Agent(CamelModel):
     #: Messages from the agent (and notices) after the read marker of its
     #: current or last run. Computed when the agents are listed.
     unread_count: int = 0
+    #: True while its current run waits for the person's answer (run status ``waiting``).
+    #: Computed when the agents are listed.
+    waiting: bool = False
     updated_at: str
 
 

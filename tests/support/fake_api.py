@@ -216,6 +216,7 @@ class FakeApi:
                     current_feature_id=self.feature.id if running else None,
                     last_run_id=run.id if run else None,
                     unread_count=unread,
+                    waiting=running and run is not None and run.status is AgentRunStatus.WAITING,
                     updated_at=NOW,
                 )
             )
