@@ -46,12 +46,17 @@ class Waiting:
     agent_name: str
     run_id: str
     feature_id: str
+    feature_name: str
 
 
 def waiting_agents(client: ApiClient) -> list[Waiting]:
     """Every agent waiting for an answer, across the projects."""
     found: list[Waiting] = []
     for project in client.list_projects():
+        agents = [a for a in client.list_agents(project.id) if a.waiting]
+        if not agents:
+            continue
+        names = {f.id: f.name for f in client.list_features(project.id)}
         found.extend(
             Waiting(
                 project_id=project.id,
@@ -59,9 +64,9 @@ def waiting_agents(client: ApiClient) -> list[Waiting]:
                 agent_name=agent.name,
                 run_id=agent.current_run_id or "",
                 feature_id=agent.current_feature_id or "",
+                feature_name=names.get(agent.current_feature_id or "", "a feature"),
             )
-            for agent in client.list_agents(project.id)
-            if agent.waiting
+            for agent in agents
         )
     return found
 
@@ -114,7 +119,8 @@ def toast_new(waiting: list[Waiting]) -> None:
         toasted.add(item.run_id)
         if active_feature_id() != item.feature_id:
             st.toast(
-                f"{item.agent_name} is waiting for you ({item.project_name}): open its card.",
+                f"{item.agent_name} is waiting for you ({item.feature_name}) in "
+                f"{item.project_name}: open its card.",
                 icon="❓",
             )
 

@@ -202,7 +202,9 @@ def test_someone_waiting_shows_in_the_tab_title_the_navigation_and_a_toast(api: 
     assert '__omaTitle="(1) Omakase"' in html(page)
     assert "❓ 1 waiting for you" in html(page)
     assert "Nori (Ramen shop)" in html(page)
-    assert [t.value for t in page.toast] == ["Nori is waiting for you (Ramen shop): open its card."]
+    assert [t.value for t in page.toast] == [
+        "Nori is waiting for you (Tonkotsu broth) in Ramen shop: open its card."
+    ]
     page.run()
     assert not page.toast  # once per question
 
