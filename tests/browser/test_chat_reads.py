@@ -28,11 +28,12 @@ import re
 import uuid
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Dialog, Page, Request, expect
 
 from api.store.messages import create_message
 from api.store.runs import set_run_status
 from core.models import (
+    AgentMessage,
     AgentRunRole,
     AgentRunStatus,
     DeliveryChannel,
@@ -76,7 +77,12 @@ ENDED = "This conversation has ended"
 
 def test_the_conversation_reads_like_a_chat(stack: Stack, page: Page) -> None:
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     requested: list[str] = []
     page.on("request", lambda request: requested.append(cast_url(request)))
     scenario = start_running_agent(
@@ -128,7 +134,12 @@ def test_the_conversation_reads_like_a_chat(stack: Stack, page: Page) -> None:
     send(page, "Use tabs")
     expect(mine(page, "Use tabs")).to_have_count(1)
     expect(sidebar.get_by_text("Waiting for delivery")).to_have_count(0)
-    stored = stack.client.list_messages(scenario.run.id, sender=MessageSender.USER)
+
+    def mine_stored() -> list[AgentMessage]:
+        return stack.client.list_messages(scenario.run.id, sender=MessageSender.USER)
+
+    eventually(lambda: len(mine_stored()) == 2)  # the bubble shows before the POST lands
+    stored = mine_stored()
     first = next(m for m in stored if m.content == "Use SQLite")
     second = next(m for m in stored if m.content == "Use tabs")
     expect(sidebar.get_by_text("Use SQLite", exact=True)).to_have_count(1)
@@ -140,11 +151,8 @@ def test_the_conversation_reads_like_a_chat(stack: Stack, page: Page) -> None:
     page.locator(f".st-key-oma_edit_save_{second.id} button").click()
     expect(mine(page, "Use 4 spaces")).to_have_count(1)
     expect(sidebar.get_by_text("Use 4 spaces", exact=True)).to_have_count(1)
-    edited = next(
-        m
-        for m in stack.client.list_messages(scenario.run.id, sender=MessageSender.USER)
-        if m.content == "Use 4 spaces"
-    )
+    eventually(lambda: any(m.content == "Use 4 spaces" for m in mine_stored()))
+    edited = next(m for m in mine_stored() if m.content == "Use 4 spaces")
     receipt = DeliveryReceipt(
         state=ReceiptState.DELIVERED,
         run_id=scenario.run.id,
