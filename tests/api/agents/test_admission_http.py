@@ -1,68 +1,82 @@
-""" "Start now" respects maxConcurrency across API processes, or overrides it explicitly.
+"""``maxConcurrency`` holds across API processes (issue 13 item 3).
 
-Two ``python -m api`` processes on the same tables: one runs a feature (its
-watcher admitted it), the other is asked to start a second feature of the same
-project (``maxConcurrency`` 1). It answers 409 with a sentence — the feature
-stays pending and waits its turn — until the person overrides; then it starts,
-recorded as ``startedOverLimit`` on the feature.
+Two real API processes watch one store; eight features wait in a project with
+``maxConcurrency`` 2. A sampler reads every feature item (strongly consistent)
+in passes; a feature seen in progress in two consecutive passes was in
+progress for the whole gap between them (a status only moves forward), so the
+features in both passes were in progress *at the same instant*: the sample
+never overcounts. The peak of those samples must not exceed 2.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
 from pathlib import Path
 
 import pytest
 
+from api.store.admission import admitted
+from api.store.claims import read_claim
 from api.store.db import Db
+from api.store.features import create_feature
+from api.store.projects import create_project
+from core.models import FeatureCreate, FeatureStatus, ProjectCreate
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for
-from tests.support.servers import ApiServer
+from tests.conftest import fresh_engine_db
+
+pytestmark = pytest.mark.engine
+
+FEATURES = 8
+MAX_CONCURRENCY = 2
+#: Short steps keep the whole run quick; admission is what is under test.
+STEP_SECONDS = "0.05"
 
 
-@pytest.fixture
-def second_api(engine: LocalEngine, agents_db: Db, tmp_path: Path) -> Iterator[ApiServer]:
-    """Another API process on the module's tables (it runs pipelines too)."""
-    server = server_for(agents_db, engine, tmp_path, tmp_path / "workspaces").start()
+def in_progress(db: Db, feature_ids: list[str]) -> set[str]:
+    return {
+        fid
+        for fid in feature_ids
+        if read_claim(db, feature_id=fid).feature.status is FeatureStatus.IN_PROGRESS
+    }
+
+
+def test_max_concurrency_holds_across_two_processes(engine: LocalEngine, tmp_path: Path) -> None:
+    db = fresh_engine_db(engine)
+    project = create_project(
+        db, data=ProjectCreate(name="admission", max_concurrency=MAX_CONCURRENCY)
+    )
+    ids = [
+        create_feature(db, project_id=project.id, data=FeatureCreate(name=f"feature {n}")).id
+        for n in range(FEATURES)
+    ]
+    workspaces = tmp_path / "workspaces"
+    env = {"OMAKASE_DEMO_STEP_SECONDS": STEP_SECONDS}
+    servers = [server_for(db, engine, tmp_path / name, workspaces, **env) for name in "ab"]
+    for name in "ab":
+        (tmp_path / name).mkdir()
+    peak: list[int] = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        previous = in_progress(db, ids)
+        while not done.is_set():
+            current = in_progress(db, ids)
+            peak[0] = max(peak[0], len(previous & current))
+            previous = current
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     try:
-        yield server
+        for server in servers:
+            server.start()
+        agents = Agents(servers[0], workspaces)
+        finished = [agents.wait_finished({"id": fid}) for fid in ids]
     finally:
-        server.stop()
-
-
-def test_start_now_waits_its_turn_on_a_full_project_unless_overridden(
-    agents: Agents, second_api: ApiServer
-) -> None:
-    with agents.http as client:
-        project = client.post("/api/projects", json={"name": "One at a time", "maxConcurrency": 1})
-        project_id = project.json()["id"]
-        running = client.post(
-            f"/api/projects/{project_id}/features",
-            json={"name": "Runs", "description": "[hold-architect]"},
-        ).json()
-        architect = agents.wait_active(running, "architect")  # the watcher admitted it
-        waiting = client.post(f"/api/projects/{project_id}/features", json={"name": "Waits"}).json()
-
-    with second_api.client() as other:
-        refused = other.post(f"/api/features/{waiting['id']}/start")
-        assert refused.status_code == 409, refused.text
-        detail = refused.json()["detail"]
-        assert detail == (
-            f"Project {project_id} already runs 1 of its 1 features at once (maxConcurrency): "
-            f"feature {waiting['id']} waits its turn — it starts by itself when one of them "
-            "ends, or start it past the limit with override=true."
-        )
-        assert other.get(f"/api/features/{waiting['id']}").json()["status"] == "pending"
-
-        forced = other.post(f"/api/features/{waiting['id']}/start", json={"override": True})
-        assert forced.status_code == 202, forced.text
-        assert forced.json()["status"] == "in_progress"
-        assert forced.json()["startedOverLimit"] is True
-
-    with agents.http as client:
-        seen = client.get(f"/api/features/{waiting['id']}").json()
-        assert seen["startedOverLimit"] is True
-        assert client.get(f"/api/features/{running['id']}").json()["startedOverLimit"] is False
-        client.post(f"/api/agent-runs/{architect['id']}/cancel")
-    assert agents.wait_finished(running)["status"] == "failing"
-    assert agents.wait_finished(waiting)["status"] == "passing"
+        done.set()
+        sampler.join()
+        for server in reversed(servers):
+            server.stop()
+    assert [f["status"] for f in finished] == ["passing"] * FEATURES
+    assert 1 <= peak[0] <= MAX_CONCURRENCY, peak[0]
+    assert admitted(db, project_id=project.id) == set()  # every slot was released
