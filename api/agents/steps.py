@@ -25,6 +25,7 @@ from api.services.status import report_status
 from api.store.db import Db
 from api.store.errors import ConflictError, StoreUnavailableError
 from api.store.runs import get_run
+from core.agents import REQUESTED_CHANGES_SUMMARY as REQUESTED_CHANGES_SUMMARY
 from core.models import AgentRun, AgentRunRole, AgentRunStatus
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ INTERRUPTED_BY_SHUTDOWN = (
     f"{INTERRUPTED_PREFIX} the API process running this step stopped; "
     "the step runs again when the pipeline resumes."
 )
-REQUESTED_CHANGES_SUMMARY = "Requested changes"
 #: Longest stderr tail quoted in a failure message.
 MAX_STDERR_QUOTE = 300
 
