@@ -2,7 +2,9 @@
 
 The router: navigation at the top (the sidebar belongs to the chat), the
 liquid-glass stylesheet, and the chat sidebar, rendered before every page so
-an open chat (``activeChatRunId``) survives page and tab switches. The pages
+an open chat (``activeChatRunId``) survives page and tab switches, and the
+waiting beacon (``pages/lib/waiting.py``), so a question reaches the person
+on whichever page they are. The pages
 live in ``pages/`` and talk to the API only (``OMAKASE_API_URL``,
 ``OMAKASE_API_TOKEN``), never to DynamoDB. Page URLs are the file stems
 (``/project_detail?project=<id>``): a deep link then resolves even on a
@@ -20,6 +22,7 @@ import streamlit as st
 from pages.lib.chat import render_chat_sidebar
 from pages.lib.gate import guard_dashboard
 from pages.lib.ui import load_style
+from pages.lib.waiting import waiting_beacon
 
 st.set_page_config(
     page_title="Omakase",
@@ -42,4 +45,5 @@ navigation = st.navigation(
     position="top",
 )
 render_chat_sidebar()
+waiting_beacon()  # who waits for an answer: the tab title, a pill by the navigation, a toast
 navigation.run()

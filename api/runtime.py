@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from api.auth import derive_agent_secret
@@ -17,6 +19,7 @@ from api.services.bus import MessageBus
 from api.services.ratelimit import RateLimiter
 from api.settings import Settings
 from api.store.db import Db
+from core.secret_file import fingerprint, write_secret_file
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +59,23 @@ class Runtime:
             )
 
 
+#: Name of the file a generated token is written to (in a fresh private folder).
+GENERATED_FILE_NAME = "api-token"
+
+
+def keep_generated_token(token: str) -> Path:
+    """Write a generated token where only its owner can read it: a fresh 0700 folder, 0600 file."""
+    path = Path(tempfile.mkdtemp(prefix="omakase-api-")) / GENERATED_FILE_NAME
+    write_secret_file(path, token + "\n")
+    return path
+
+
 def resolve_api_token(settings: Settings) -> str:
-    """The operator token: configured, or generated on loopback (refused elsewhere)."""
+    """The operator token: configured, or generated on loopback (refused elsewhere).
+
+    A generated token never reaches a log or the terminal in full: the log names
+    it by its fingerprint and says which file (mode 0600) holds it.
+    """
     if settings.api_token is not None and settings.api_token.get_secret_value():
         return settings.api_token.get_secret_value()
     if not settings.is_loopback:
@@ -66,7 +84,14 @@ def resolve_api_token(settings: Settings) -> str:
             "(only a loopback address may run with a generated one)."
         )
     token = secrets.token_urlsafe(32)
-    log.warning("OMAKASE_API_TOKEN is not set; generated a token for this run: %s", token)
+    path = keep_generated_token(token)
+    log.warning(
+        "OMAKASE_API_TOKEN is not set; generated a token for this run (%s), in %s (mode 0600): "
+        "export OMAKASE_API_TOKEN=$(cat %s)",
+        fingerprint(token),
+        path,
+        path,
+    )
     return token
 
 

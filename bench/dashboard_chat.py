@@ -6,7 +6,10 @@ The sidebar (``pages.lib.chat.render_chat_sidebar``) runs in Streamlit's AppTest
 against an in-memory API (tests/support/fake_api.py): one feature whose four
 steps (architect, coder, reviewer, tester — the tester live and running) share
 ``--messages`` messages, with step dividers, receipts of every channel, a few
-messages still waiting for delivery. Its ``FakeFeatureChat`` feeds the same
+messages still waiting for delivery (Withdraw / Edit on their bubbles), receipt
+notices folded into their bubbles, and agent messages in Markdown (bold, code,
+a list, a link, a fenced block: each rendered by pages/lib/markdown.py). Its
+``FakeFeatureChat`` feeds the same
 ``core.chat_state.Conversation`` the real SSE client keeps, so each rerun does
 what a live tick does — take the snapshot, move read markers, render the
 window — minus the network. AppTest times the whole script run (header,
@@ -68,7 +71,7 @@ def seed(api: FakeApi, total: int) -> None:
             if n % 50 == 0:
                 api.add_message(run.id, f"Started phase {n}", type=MessageType.STATUS)
             elif n % 3 == 0:
-                waiting = last and n >= count - 3 * WAITING_AT_END
+                waiting = waiting_zone(last, n, count)
                 receipt = (
                     DeliveryReceipt(state=ReceiptState.QUEUED)
                     if waiting
@@ -85,8 +88,29 @@ def seed(api: FakeApi, total: int) -> None:
                     sender=MessageSender.USER,
                     receipt=receipt,
                 )
+            elif n % 3 == 2 and not waiting_zone(last, n, count):
+                api.add_message(
+                    run.id,
+                    f"📬 Delivered to step {step}",
+                    type=MessageType.STATUS,
+                    receipt=DeliveryReceipt(state=ReceiptState.DELIVERED, step=step, role=role),
+                    receipt_for=f"msg_{run.id}_{n}",
+                )
             else:
-                api.add_message(run.id, f"Agent message {n} <b>escaped</b> " + "working " * 12)
+                api.add_message(run.id, markdown(n))
+
+
+def waiting_zone(last: bool, n: int, count: int) -> bool:
+    return last and n >= count - 3 * WAITING_AT_END
+
+
+def markdown(n: int) -> str:
+    """An agent's answer in Markdown, different for every message (no render is reused)."""
+    return (
+        f"Agent message {n}: verdict **APPROVE** with `code {n}` <b>escaped</b>\n\n"
+        f"- working on [step {n}](https://example.com/{n})\n- then tests\n\n"
+        f"```python\nprint({n}, 'working ' * 12)\n```"
+    )
 
 
 def main() -> None:
@@ -115,7 +139,7 @@ def main() -> None:
 
     busy: list[float] = []
     for n in range(args.reruns):
-        api.add_message(live, f"Live message {n}")
+        api.add_message(live, markdown(100_000 + n))
         started = time.perf_counter()
         at.run()
         busy.append((time.perf_counter() - started) * 1000)

@@ -51,7 +51,7 @@ def build_api(
         }
         for n, run_id in enumerate(run_ids)
     ]
-    pages: dict[tuple[str, str], bytes] = {}
+    pages: dict[tuple[str, str], tuple[bytes, str | None]] = {}
     for n, run_id in enumerate(run_ids):
         thread: list[dict[str, Any]] = []
         for i in range(1, per_run + 1):
@@ -78,9 +78,11 @@ def build_api(
         after = format_cursor(0)
         for start in range(0, len(thread), page_size):
             page = thread[start : start + page_size]
-            pages[(run_id, after)] = json.dumps(page).encode()
+            last = start + page_size >= len(thread)
+            # Like the API: a page that is not the last links to the next one.
+            following = None if last else page[-1]["cursor"]
+            pages[(run_id, after)] = (json.dumps(page).encode(), following)
             after = page[-1]["cursor"]
-        pages[(run_id, after)] = b"[]"
     runs_body = json.dumps(run_rows).encode()
     features_body = json.dumps(
         [
@@ -102,7 +104,12 @@ def build_api(
             return httpx.Response(200, content=features_body)
         run_id = path.split("/")[3]
         since = request.url.params.get("since") or format_cursor(0)
-        return httpx.Response(200, content=pages[(run_id, since)])
+        body, following = pages.get((run_id, since), (b"[]", None))
+        if following is None:
+            return httpx.Response(200, content=body)
+        link = request.url.copy_set_param("since", following)
+        headers = {"X-Next-Cursor": following, "Link": f'<{link}>; rel="next"'}
+        return httpx.Response(200, content=body, headers=headers)
 
     return handler
 

@@ -7,12 +7,16 @@ Failures are two exceptions a caller can show as one clear sentence:
 * ``ApiUnavailable`` (a subclass, ``status == 0``) — no answer at all: connection
   refused, DNS, timeout.
 
+Lists come in pages (api/routes/paging.py): a page that is not the last says
+where the next one is (``Link: <…>; rel="next"`` and ``X-Next-Cursor``), and
+``_pages`` follows it to the end, so no reader stops at the first page.
+
 The routes themselves (paths, models) are ``core.client``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -67,6 +71,18 @@ def detail_of(response: httpx.Response) -> str:
     return text[:300] if text else f"HTTP {response.status_code} {response.reason_phrase}"
 
 
+def next_page(response: httpx.Response) -> str | None:
+    """The next page's path and query (its ``Link: <…>; rel="next"``), or None on the last.
+
+    Only the path and query are kept: the request goes to this client's base URL
+    (the same API), whatever host name the server saw.
+    """
+    link = response.links.get("next", {}).get("url")
+    if not link:
+        return None
+    return httpx.URL(link).raw_path.decode("ascii")
+
+
 def query_params(**values: object) -> dict[str, str | int]:
     """Query parameters without the ``None`` ones (enums by value)."""
     out: dict[str, str | int] = {}
@@ -87,10 +103,13 @@ class ApiTransport:
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
         http: httpx.Client | None = None,
+        page_size: int | None = None,
     ) -> None:
-        """``http`` injects a ready client (e.g. FastAPI's ``TestClient``) instead."""
+        """``http`` injects a ready client (e.g. FastAPI's ``TestClient``) instead;
+        ``page_size`` asks list routes for pages that small (None: the server's cap)."""
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self.page_size = page_size
         self._owns_http = http is None
         self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
         self.http.headers["Authorization"] = f"Bearer {token}"
@@ -99,7 +118,9 @@ class ApiTransport:
     def from_env(cls, *, timeout: float = DEFAULT_TIMEOUT_S) -> Self:
         """``OMAKASE_API_URL`` and ``OMAKASE_API_TOKEN`` from the environment."""
         settings = ClientSettings.from_env()
-        return cls(settings.api_url, settings.api_token, timeout=timeout)
+        return cls(
+            settings.api_url, settings.api_token, timeout=timeout, page_size=settings.page_size
+        )
 
     def close(self) -> None:
         if self._owns_http:
@@ -171,9 +192,43 @@ class ApiTransport:
                 f"Unexpected answer from {method} {path}: {error.error_count()} problems.",
             ) from None
 
-    def _many(self, model: type[M], method: str, path: str, **kwargs: Any) -> list[M]:
+    def _pages(
+        self, method: str, path: str, *, params: Mapping[str, str | int] | None = None
+    ) -> Iterator[httpx.Response]:
+        """Every page of a list, following each page's ``Link: rel="next"`` to the last."""
+        target, query = path, params
+        while True:
+            response = self._send(method, target, params=query)
+            yield response
+            following = next_page(response)
+            if following is None:
+                return
+            target, query = following, None
+
+    def _many(
+        self,
+        model: type[M],
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+    ) -> list[M]:
+        """Every item of a list route, all pages (``page_size`` per page when set)."""
+        sized = dict(params or {})
+        if self.page_size is not None:
+            sized.setdefault("limit", self.page_size)
+        items: list[M] = []
+        for response in self._pages(method, path, params=sized):
+            items.extend(self._parse_list(model, method, path, response))
+        return items
+
+    def _page(self, model: type[M], method: str, path: str, **kwargs: Any) -> list[M]:
+        """One page only (the caller asked for a ``limit``)."""
+        return self._parse_list(model, method, path, self._send(method, path, **kwargs))
+
+    @staticmethod
+    def _parse_list(model: type[M], method: str, path: str, response: httpx.Response) -> list[M]:
         """A JSON list parsed straight from the bytes (no intermediate dicts: fast pages)."""
-        response = self._send(method, path, **kwargs)
         try:
             return _list_adapter(model).validate_json(response.content)
         except ValidationError as error:

@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 
+from core.api_http import detail_of
 from core.chat_loop import Outbox, send_forever, stream_forever
 from core.chat_state import CLIENT_ID_PREFIX, Conversation, new_client_id
 from core.chat_wire import (
@@ -48,7 +49,6 @@ from core.chat_wire import (
     unreachable,
     validate_content,
 )
-from core.client import detail_of
 from core.models import AgentMessage, DeliveryMode
 from core.settings import DEFAULT_API_URL
 

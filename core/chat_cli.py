@@ -1,4 +1,5 @@
-"""``python -m core.chat tail RUN_ID`` / ``send RUN_ID TEXT``: the chat from a terminal.
+"""``python -m core.chat tail RUN_ID`` / ``history RUN_ID`` / ``send RUN_ID TEXT``: the chat
+from a terminal (``history`` reads the whole thread page by page, however long, and exits).
 
 Apart from ``core.chat`` (the ``AgentChat`` client the dashboard also uses) so
 the client module holds one responsibility; ``python -m core.chat`` still runs
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 import httpx
 
 from core.agents import persona
+from core.api_http import detail_of
 from core.chat import AgentChat
 from core.chat_state import new_client_id
 from core.chat_wire import (
@@ -25,7 +27,7 @@ from core.chat_wire import (
     retryable,
     validate_content,
 )
-from core.client import detail_of
+from core.client import DEFAULT_PAGE_SIZE, ApiClient, ApiError, ApiUnavailable
 from core.models import AgentMessage, MessageSender, MessageType
 from core.settings import DEFAULT_API_URL, ClientSettings
 
@@ -133,6 +135,29 @@ def _tail(run_id: str, *, as_json: bool) -> int:
             snap = chat.wait_for_change(snap.version)
 
 
+def _history(run_id: str, *, as_json: bool, page_size: int) -> int:
+    """Every message of the thread, following the pages to the last one."""
+    config = _config()
+    if config is None:
+        return EXIT_USAGE
+    base_url, token = config
+    with ApiClient(base_url, token) as client:
+        try:
+            for page in client.iter_messages(run_id, page_size=page_size):
+                for message in page:
+                    line = (
+                        message.model_dump_json(by_alias=True) if as_json else format_line(message)
+                    )
+                    print(line, flush=True)
+        except ApiUnavailable as error:
+            print(f"error: {error.detail} (set OMAKASE_API_URL)", file=sys.stderr)
+            return EXIT_UNREACHABLE
+        except ApiError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_REFUSED
+    return EXIT_OK
+
+
 def _send(run_id: str, text: str, *, client_id: str | None, as_json: bool) -> int:
     config = _config()
     if config is None:
@@ -174,6 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     tail.add_argument("run_id", metavar="RUN_ID")
     tail.add_argument("--json", action="store_true", help="one JSON message per line")
+    history = commands.add_parser("history", help="print the whole thread (every page) and exit")
+    history.add_argument("run_id", metavar="RUN_ID")
+    history.add_argument("--json", action="store_true", help="one JSON message per line")
+    history.add_argument(
+        "--page-size", type=int, default=DEFAULT_PAGE_SIZE, help="messages per request"
+    )
     send = commands.add_parser("send", help="send a message to the run's agent")
     send.add_argument("run_id", metavar="RUN_ID")
     send.add_argument("text", metavar="TEXT")
@@ -183,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "tail":
             return _tail(args.run_id, as_json=args.json)
+        if args.command == "history":
+            return _history(args.run_id, as_json=args.json, page_size=args.page_size)
         return _send(args.run_id, args.text, client_id=args.client_id, as_json=args.json)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

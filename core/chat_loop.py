@@ -1,6 +1,7 @@
 """The chat clients' network tasks: follow the SSE stream, POST the queued sends.
 
-They run in the client's own event loop (``core.chat.ChatClient``) and change
+They run in the client's own event loop (``core.chat.ChatClient``, typed here as
+``core.chat_wire.ChatHost`` so this module never imports it back) and change
 its state only through ``chat.update``/``chat.set``, which take the lock.
 """
 
@@ -10,12 +11,12 @@ import asyncio
 import logging
 import random
 from functools import partial
-from typing import TYPE_CHECKING
 
 import httpx
 from httpx_sse import EventSource
 from pydantic import ValidationError
 
+from core.api_http import detail_of
 from core.chat_state import Conversation
 from core.chat_wire import (
     CONNECT_TIMEOUT_S,
@@ -26,17 +27,14 @@ from core.chat_wire import (
     SEND_MAX_ATTEMPTS,
     STREAM_ERROR_PREFIX,
     STREAM_READ_TIMEOUT_S,
+    ChatHost,
     SendBackoff,
     parse_end_status,
     retry_after,
     retryable,
     unreachable,
 )
-from core.client import detail_of
 from core.models import AgentMessage, DeliveryMode
-
-if TYPE_CHECKING:
-    from core.chat import ChatClient
 
 log = logging.getLogger("core.chat")
 
@@ -49,7 +47,7 @@ def clear_stream_error(state: Conversation) -> None:
         state.error = None
 
 
-async def stream_forever(chat: ChatClient, http: httpx.AsyncClient) -> None:
+async def stream_forever(chat: ChatHost, http: httpx.AsyncClient) -> None:
     """Follow the stream until ``close``, a fatal answer, or cancellation; resume on errors."""
     delay = RECONNECT_INITIAL_S
     stream_timeout = httpx.Timeout(STREAM_READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
@@ -104,7 +102,7 @@ async def stream_forever(chat: ChatClient, http: httpx.AsyncClient) -> None:
         delay = min(max(delay, RECONNECT_INITIAL_S) * RECONNECT_FACTOR, chat.reconnect_max_s)
 
 
-async def send_forever(chat: ChatClient, http: httpx.AsyncClient, outbox: Outbox) -> None:
+async def send_forever(chat: ChatHost, http: httpx.AsyncClient, outbox: Outbox) -> None:
     """POST the queued sends one at a time, in order."""
     while True:
         client_id, text, mode = await outbox.get()
@@ -112,7 +110,7 @@ async def send_forever(chat: ChatClient, http: httpx.AsyncClient, outbox: Outbox
 
 
 async def deliver(
-    chat: ChatClient, http: httpx.AsyncClient, client_id: str, text: str, mode: DeliveryMode | None
+    chat: ChatHost, http: httpx.AsyncClient, client_id: str, text: str, mode: DeliveryMode | None
 ) -> None:
     body: dict[str, str] = {"content": text, "id": client_id}
     if mode is not None:

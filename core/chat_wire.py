@@ -1,15 +1,19 @@
 """What the chat clients share with the CLI: limits, retry policy, the ``close`` event, snapshots.
 
 Kept apart from ``core.chat`` so the client module holds the threads and the
-state changes only.
+state changes only. ``ChatHost`` is what the network tasks (``core.chat_loop``)
+need of a client: declared here, where both import it, so ``core.chat`` imports
+``core.chat_loop`` and never the other way round (no import cycle).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
 
 import httpx
 
@@ -37,6 +41,19 @@ CLOSE_JOIN_TIMEOUT_S = 5.0
 #: Stream answers that will not get better by reconnecting.
 FATAL_STREAM_STATUSES = frozenset({400, 401, 403, 404, 422})
 STREAM_ERROR_PREFIX = "The chat stream was interrupted"
+
+
+class ChatHost(Protocol):
+    """What the stream and send tasks use of their chat client (``core.chat.ChatClient``)."""
+
+    stream_path: str
+    post_path: str
+    reconnect_max_s: float
+    state: Conversation
+
+    def update(self, change: Callable[[Conversation], None]) -> None: ...
+
+    def set(self, **changes: Any) -> None: ...
 
 
 class ChatEndedError(RuntimeError):

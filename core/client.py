@@ -14,7 +14,7 @@ Sync httpx on purpose: Streamlit reruns are synchronous scripts, and one pooled
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.api_http import (
     DEFAULT_TIMEOUT_S,
@@ -24,6 +24,7 @@ from core.api_http import (
     detail_of,
     query_params,
 )
+from core.chat import FeatureChat
 from core.client_repo import DiffText, RepoRoutes
 from core.models import (
     Agent,
@@ -51,9 +52,6 @@ __all__ = [
 
 #: Page size of the paginated helpers (``iter_messages``).
 DEFAULT_PAGE_SIZE = 1_000
-
-if TYPE_CHECKING:
-    from core.chat import FeatureChat
 
 
 class ApiClient(RepoRoutes):
@@ -121,9 +119,14 @@ class ApiClient(RepoRoutes):
             body["dependencies"] = dependencies
         return self._one(Feature, "POST", f"/api/projects/{project_id}/features", json=body)
 
-    def start_feature(self, feature_id: str) -> dict[str, Any]:
-        """``POST /api/features/{id}/start`` (202): the API's answer as JSON."""
-        body = self.request("POST", f"/api/features/{feature_id}/start")
+    def start_feature(self, feature_id: str, *, override: bool = False) -> dict[str, Any]:
+        """``POST /api/features/{id}/start`` (202): the API's answer as JSON.
+
+        ``ApiError`` 409 when its project already runs ``maxConcurrency`` features,
+        unless ``override`` (then it starts past the limit, ``startedOverLimit``).
+        """
+        params = {"override": "true"} if override else None
+        body = self.request("POST", f"/api/features/{feature_id}/start", params=params)
         return dict(body) if isinstance(body, dict) else {}
 
     def feature_messages(self, feature_id: str) -> list[AgentMessage]:
@@ -167,13 +170,15 @@ class ApiClient(RepoRoutes):
         sender: MessageSender | str | None = None,
         limit: int | None = None,
     ) -> list[AgentMessage]:
-        """The thread oldest first; ``since`` is a cursor (exclusive) or an ISO timestamp."""
-        return self._many(
-            AgentMessage,
-            "GET",
-            f"/api/agent-runs/{run_id}/messages",
-            params=query_params(since=since, sender=sender, limit=limit),
-        )
+        """The thread oldest first; ``since`` is a cursor (exclusive) or an ISO timestamp.
+
+        Every page without ``limit``; with it, only the first ``limit`` messages.
+        """
+        path = f"/api/agent-runs/{run_id}/messages"
+        params = query_params(since=since, sender=sender, limit=limit)
+        if limit is not None:
+            return self._page(AgentMessage, "GET", path, params=params)
+        return self._many(AgentMessage, "GET", path, params=params)
 
     def iter_messages(
         self,
@@ -183,35 +188,29 @@ class ApiClient(RepoRoutes):
         sender: MessageSender | str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[list[AgentMessage]]:
-        """The thread in pages of ``page_size`` (``limit`` + ``since=<last cursor>``)."""
-        cursor = since
-        while True:
-            page = self.list_messages(run_id, since=cursor, sender=sender, limit=page_size)
+        """The thread in pages of ``page_size``, following each page's link to the next."""
+        path = f"/api/agent-runs/{run_id}/messages"
+        params = query_params(since=since, sender=sender, limit=page_size)
+        for response in self._pages("GET", path, params=params):
+            page = self._parse_list(AgentMessage, "GET", path, response)
             if page:
                 yield page
-            if len(page) < page_size:
-                return
-            cursor = page[-1].cursor
 
     def iter_message_rows(
         self, run_id: str, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> Iterator[list[dict[str, Any]]]:
         """The thread as raw camelCase JSON rows, in pages: for bulk readers (the export),
         where building 100,000 models would cost more than the whole export."""
-        cursor: str | None = None
-        while True:
-            page = self.request(
-                "GET",
-                f"/api/agent-runs/{run_id}/messages",
-                params=query_params(since=cursor, limit=page_size),
-            )
+        path = f"/api/agent-runs/{run_id}/messages"
+        for response in self._pages("GET", path, params=query_params(limit=page_size)):
+            try:
+                page = response.json()
+            except ValueError:
+                page = None
             if not isinstance(page, list):
                 raise ApiError(200, f"Unexpected answer listing the messages of run {run_id}.")
             if page:
                 yield page
-            if len(page) < page_size:
-                return
-            cursor = str(page[-1]["cursor"])
 
     def post_message(
         self, run_id: str, content: str, *, message_id: str | None = None
@@ -244,8 +243,6 @@ class ApiClient(RepoRoutes):
 
     def open_feature_chat(self, feature_id: str) -> FeatureChat:
         """A live ``core.chat.FeatureChat`` on the feature's stream (close it when done)."""
-        from core.chat import FeatureChat  # core.chat imports this module
-
         return FeatureChat(feature_id, base_url=self.base_url, token=self.token)
 
     def mark_read(self, run_id: str, cursor: str) -> ReadMarker:
@@ -270,7 +267,7 @@ class ApiClient(RepoRoutes):
         self, project_id: str, *, since: str | None = None, limit: int | None = None
     ) -> list[LogLine]:
         """A project's recent log lines across runs; ``since`` is an ISO timestamp."""
-        return self._many(
+        return self._page(
             LogLine,
             "GET",
             f"/api/projects/{project_id}/logs",

@@ -200,10 +200,15 @@ def export_messages(
     project_id: str,
     feature_id: str | None = None,
     run_id: str | None = None,
-    page_size: int = DEFAULT_PAGE_SIZE,
+    page_size: int | None = None,
     progress: ProgressFn | None = None,
 ) -> pd.DataFrame:
-    """Every message of the project (or of one feature, or one run) as a DataFrame."""
+    """Every message of the project (or of one feature, or one run) as a DataFrame.
+
+    Every list is read to its last page (``page_size`` messages per request; by
+    default the client's own page size, else ``DEFAULT_PAGE_SIZE``).
+    """
+    page_size = page_size or client.page_size or DEFAULT_PAGE_SIZE
     if run_id is not None:
         runs = [client.get_run(run_id)]
         if runs[0].project_id != project_id:
@@ -228,9 +233,10 @@ def export_messages(
 
 
 def export_feature_markdown(
-    client: ApiClient, *, feature_id: str, page_size: int = DEFAULT_PAGE_SIZE
+    client: ApiClient, *, feature_id: str, page_size: int | None = None
 ) -> str:
     """The feature's conversation and pipeline as Markdown, every thread read in pages."""
+    page_size = page_size or client.page_size or DEFAULT_PAGE_SIZE
     feature = client.get_feature(feature_id)
     runs = [r for r in client.list_runs(feature.project_id) if r.feature_id == feature_id]
     messages = [
@@ -253,7 +259,7 @@ def _terminal_progress(update: ExportProgress) -> None:
     sys.stderr.flush()
 
 
-def _write_markdown(feature_id: str | None, out: Path, page_size: int) -> int:
+def _write_markdown(feature_id: str | None, out: Path, page_size: int | None) -> int:
     if feature_id is None:
         sys.stderr.write("error: --format md exports one feature: give --feature ID\n")
         return 2
@@ -278,7 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", help="only this run")
     parser.add_argument("--format", choices=(*FORMATS, MARKDOWN), default="csv")
     parser.add_argument("--out", required=True, type=Path, help="output file")
-    parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE)
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        help=f"messages per request (default: OMAKASE_API_PAGE_SIZE, else {DEFAULT_PAGE_SIZE:,})",
+    )
     args = parser.parse_args(argv)
     if args.format == MARKDOWN:
         return _write_markdown(args.feature, args.out, args.page_size)

@@ -209,3 +209,27 @@ class RunUsage(CamelModel):
             cache_creation_tokens=self.cache_creation_tokens + other.cache_creation_tokens,
             cost_usd=round(self.cost_usd + other.cost_usd, 6),
         )
+
+
+# --- read markers and logs -----------------------------------------------------------
+
+
+class ReadMarkerUpdate(InputModel):
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class ReadMarker(CamelModel):
+    run_id: str
+    cursor: str | None
+
+
+class LogLine(CamelModel):
+    run_id: str
+    project_id: str
+    feature_id: str
+    role: AgentRunRole
+    agent_name: str
+    cursor: str
+    timestamp: str
+    stream: LogStream = LogStream.STDOUT
+    line: str

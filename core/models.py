@@ -34,10 +34,13 @@ from core.model_types import (
     EntityId,
     FeatureStatus,
     InputModel,
+    LogLine,
     LogStream,
     MessageSender,
     MessageType,
     Name,
+    ReadMarker,
+    ReadMarkerUpdate,
     ReceiptState,
     RunUsage,
     iso,
@@ -110,6 +113,13 @@ class Project(CamelModel):
     base_branch: str | None = None
 
 
+class StartFeature(InputModel):
+    """Optional body of ``POST /api/features/{id}/start``."""
+
+    #: Start it even past the project's ``maxConcurrency`` (``startedOverLimit``).
+    override: bool = False
+
+
 class FeatureCreate(InputModel):
     name: Name
     description: Description = ""
@@ -137,6 +147,9 @@ class Feature(CamelModel):
     head_commit: str | None = None
     merged_at: str | None = None
     merged_commit: str | None = None
+    #: True when a person started it past its project's ``maxConcurrency`` ("Start
+    #: now" with ``override``): the one way a project runs more than its limit.
+    started_over_limit: bool = False
 
 
 class Agent(CamelModel):
@@ -152,6 +165,9 @@ class Agent(CamelModel):
     #: Messages from the agent (and notices) after the read marker of its
     #: current or last run. Computed when the agents are listed.
     unread_count: int = 0
+    #: True while its current run waits for the person's answer (run status ``waiting``).
+    #: Computed when the agents are listed.
+    waiting: bool = False
     updated_at: str
 
 
@@ -259,7 +275,6 @@ RESERVED_ID_PREFIXES: tuple[str, ...] = (
     "live-",
     "ask-",
     "cmt-",
-    "commit-",
     "push-",
 )
 
@@ -321,27 +336,3 @@ class AgentMessage(CamelModel):
     options: list[str] | None = None
     #: User messages: the question (its message id) this message answers.
     reply_to: str | None = None
-
-
-class ReadMarkerUpdate(InputModel):
-    cursor: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-
-
-class ReadMarker(CamelModel):
-    run_id: str
-    cursor: str | None
-
-
-# --- logs ---------------------------------------------------------------------------
-
-
-class LogLine(CamelModel):
-    run_id: str
-    project_id: str
-    feature_id: str
-    role: AgentRunRole
-    agent_name: str
-    cursor: str
-    timestamp: str
-    stream: LogStream = LogStream.STDOUT
-    line: str

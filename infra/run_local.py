@@ -14,7 +14,6 @@ CI logs keep no copy.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import signal
@@ -27,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api.agents.demo_project import seed_demo_project, top_up_demo_project
+from core.secret_file import SECRET_FILE_MODE as SECRET_FILE_MODE
+from core.secret_file import fingerprint as fingerprint
+from core.secret_file import write_secret_file as write_secret_file
 from infra.local_engine import LocalEngine, wait_for_port
 from infra.processes import stop_process, wait_http_ok
 
@@ -45,28 +47,6 @@ SUPERVISE_POLL_S = 0.5
 STOP_TIMEOUT_S = 10.0
 #: How often the demo project is checked for work (an encore feature is added when idle).
 DEMO_TOP_UP_S = 15.0
-
-
-#: Only the owner may read or write the token file.
-SECRET_FILE_MODE = 0o600
-#: Hex digits of the token's SHA-256 shown instead of the token.
-FINGERPRINT_HEX = 12
-
-
-def fingerprint(token: str) -> str:
-    """A short, non-reversible name for a token (to tell tokens apart, not to use one)."""
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:FINGERPRINT_HEX]
-
-
-def write_secret_file(path: Path, text: str) -> None:
-    """Create ``path`` with mode 0600 atomically: O_EXCL temporary, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
 
 
 def operator_token() -> str:

@@ -19,6 +19,7 @@ from core.repo_models import MAX_BRANCH_CHARS, MAX_REPOSITORY_CHARS
 from pages.lib.api import api_guard, call, get_client, show_error
 from pages.lib.shell import ensure_router
 from pages.lib.ui import DETAIL_PAGE, feature_badge, select_project, status_dot
+from pages.lib.waiting import waiting_line
 
 ensure_router()
 
@@ -116,7 +117,8 @@ for position, project in enumerate(projects):
             f"<div class='oma-card-name'>{escape(project.name)}</div>"
             f"<div class='oma-subtle'>{escape(project.description) or '&nbsp;'}</div>"
             + repository_line(project.repository, project.base_branch)
-            + f"<div class='oma-card-line'>{len(features)} features {badges}</div>{lines}</div>"
+            + f"<div class='oma-card-line'>{len(features)} features {badges}</div>"
+            f"{waiting_line(agents)}{lines}</div>"
         )
         if st.button(f"Open {project.name}", key=f"oma_open_{project.id}", width="stretch"):
             select_project(project.id)

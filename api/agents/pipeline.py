@@ -108,12 +108,24 @@ class FeaturePipeline:
         self.inbox_ids: tuple[str, ...] = ()
         self.workspace = host.workspace_root / self.feature.id
         self.home = AgentHome.of(self.workspace)
-        #: The feature's branch and workspace (made in ``_resume``: it reads the project).
-        self.repository: FeatureRepository | None = None
+        self._repository: FeatureRepository | None = None
 
     @property
     def feature_id(self) -> str:
         return self.feature.id
+
+    @property
+    def repository(self) -> FeatureRepository:
+        """The feature's branch and workspace (made at first use: it reads the project)."""
+        if self._repository is None:
+            self._repository = FeatureRepository(
+                self.host.db,
+                self.host.bus,
+                self.host.settings,
+                feature=self.feature,
+                workspace=self.workspace,
+            )
+        return self._repository
 
     # --- the loop -------------------------------------------------------------------
 
@@ -146,13 +158,6 @@ class FeaturePipeline:
             if run.is_active:
                 self._fail_quietly(run.id, self.takeover_error)
                 self.set_agent_idle(run, AgentStatus.STOPPED)
-        self.repository = FeatureRepository(
-            self.host.db,
-            self.host.bus,
-            self.host.settings,
-            feature=self.feature,
-            workspace=self.workspace,
-        )
         if current.run_id is None:
             return Decision(next=current)
         run = get_run(self.host.db, run_id=current.run_id)
@@ -231,7 +236,6 @@ class FeaturePipeline:
             current_run_id=run.id,
             current_feature_id=self.feature_id,
         )
-        assert self.repository is not None
         try:
             start = self.repository.begin(run)
         except (GitError, OSError) as error:
@@ -317,7 +321,6 @@ class FeaturePipeline:
 
     def _commit(self, run: AgentRun, start: StepStart, process: StepProcess) -> None:
         """The step's end, whatever its outcome: its work becomes a commit on the branch."""
-        assert self.repository is not None
         self.repository.end(run, start, say=process.pump.system)
 
     def refresh_inbox(self) -> None:

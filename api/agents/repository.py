@@ -24,7 +24,14 @@ from pathlib import Path
 from api.git.cli import GitError
 from api.git.commit import StepCommit, commit_message, commit_workspace, subject_words
 from api.git.diff import summarize
-from api.git.upstream import Upstream, ensure_upstream, push_branch, upstream_for
+from api.git.upstream import (
+    Upstream,
+    branch_tip,
+    ensure_upstream,
+    is_descendant,
+    push_branch,
+    upstream_for,
+)
 from api.git.workspace import branch_name, prepare_workspace, start_branch
 from api.services.bus import MessageBus
 from api.services.messages import post_message
@@ -73,8 +80,9 @@ class FeatureRepository:
         self.feature_id = feature.id
         self.workspace = workspace
         project = get_project(db, project_id=feature.project_id)
+        # The workspace is a folder of the workspace root (``.repos`` lives beside it).
         self.upstream: Upstream = upstream_for(
-            project, feature, workspace_root=Path(settings.workspace_root).resolve()
+            project, feature, workspace_root=workspace.parent.resolve()
         )
 
     def hidden(self) -> list[Path]:
@@ -106,6 +114,9 @@ class FeatureRepository:
             feature = get_feature(self.db, feature_id=self.feature_id)
         assert feature.branch is not None
         assert feature.head_commit is not None
+        feature = self._adopt_tip(feature)
+        assert feature.branch is not None
+        assert feature.head_commit is not None
         prepare_workspace(
             self.upstream,
             self.workspace,
@@ -115,6 +126,20 @@ class FeatureRepository:
             git=self.git,
         )
         return StepStart(branch=feature.branch, head=feature.head_commit)
+
+    def _adopt_tip(self, feature: Feature) -> Feature:
+        """The branch moved past the recorded head (a step whose store write failed after
+        its commit landed): go on from the tip, so no committed work is dropped."""
+        assert feature.branch is not None
+        assert feature.head_commit is not None
+        tip = branch_tip(self.upstream, feature.branch)
+        if tip is None or tip == feature.head_commit:
+            return feature
+        if not is_descendant(self.upstream, tip, feature.head_commit):
+            return feature
+        with contextlib.suppress(ConflictError):
+            set_feature_head(self.db, feature_id=feature.id, old=feature.head_commit, new=tip)
+        return get_feature(self.db, feature_id=feature.id)
 
     def end(
         self, run: AgentRun, start: StepStart, *, say: Callable[[str], None]

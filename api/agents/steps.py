@@ -23,8 +23,9 @@ from api.services.bus import MessageBus
 from api.services.questions import expire_if_open
 from api.services.status import report_status
 from api.store.db import Db
-from api.store.errors import ConflictError
+from api.store.errors import ConflictError, StoreUnavailableError
 from api.store.runs import get_run
+from core.agents import REQUESTED_CHANGES_SUMMARY as REQUESTED_CHANGES_SUMMARY
 from core.models import AgentRun, AgentRunRole, AgentRunStatus
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ INTERRUPTED_BY_SHUTDOWN = (
     f"{INTERRUPTED_PREFIX} the API process running this step stopped; "
     "the step runs again when the pipeline resumes."
 )
-REQUESTED_CHANGES_SUMMARY = "Requested changes"
 #: Longest stderr tail quoted in a failure message.
 MAX_STDERR_QUOTE = 300
 
@@ -142,6 +142,8 @@ def _commit(step: ActiveStep) -> str | None:
         return None
     try:
         step.commit()
+    except StoreUnavailableError:
+        raise  # the monitor concludes the step again next tick; the commit is idempotent
     except Exception as error:  # a broken workspace must fail the step, not the monitor
         log.warning("run %s: could not commit the step's work", step.run.id, exc_info=True)
         message = f"Could not commit the step's work: {error}"

@@ -27,12 +27,13 @@ from anyio import to_thread
 
 from api.agents.monitor import check_step
 from api.agents.pipeline import FeaturePipeline
+from api.agents.start_now import FeatureNotStartableError as FeatureNotStartableError
+from api.agents.start_now import claim_now
 from api.agents.steps import INTERRUPTED_BY_SHUTDOWN, ActiveStep, conclude
 from api.agents.watcher import Work, find_work
 from api.runtime import Runtime
-from api.store.claims import ClaimLostError, claim_pending, finish_pipeline, release_claim
-from api.store.errors import ConflictError, StoreUnavailableError
-from api.store.features import get_feature
+from api.store.claims import ClaimLostError, finish_pipeline, release_claim
+from api.store.errors import StoreUnavailableError
 from api.store.ids import new_id
 from api.store.workers import beat, remove_heartbeat
 from core.models import AgentStatus, Feature, FeatureStatus, iso, utc_now
@@ -46,10 +47,6 @@ HEARTBEAT_STALE_MIN_S = 3.0
 #: A pipeline that crashes this often in this process (a bug, not the store) fails.
 MAX_PIPELINE_CRASHES = 3
 MAX_CRASH_MESSAGE_CHARS = 1_000
-
-
-class FeatureNotStartableError(ConflictError):
-    pass
 
 
 class AgentSupervisor:
@@ -248,18 +245,22 @@ class AgentSupervisor:
 
     # --- routes ---------------------------------------------------------------------
 
-    async def start_feature(self, feature_id: str) -> Feature:
-        """``POST /api/features/{id}/start``: claim a pending feature and run it now."""
+    async def start_feature(self, feature_id: str, *, override: bool = False) -> Feature:
+        """``POST /api/features/{id}/start``: claim a pending feature and run it now.
+
+        Within the project's ``maxConcurrency`` (409 ``ProjectFullError`` when it is
+        full), or past it when ``override`` (recorded as ``startedOverLimit``).
+        """
+        auto_start = self.runtime.settings.auto_start_features
         claim = await to_thread.run_sync(
-            lambda: claim_pending(self.db, feature_id=feature_id, owner_id=self.owner_id)
-        )
-        if claim is None:
-            feature = await to_thread.run_sync(lambda: get_feature(self.db, feature_id=feature_id))
-            if feature.status is FeatureStatus.IN_PROGRESS:
-                raise FeatureNotStartableError(f"Feature {feature_id} is already in progress.")
-            raise FeatureNotStartableError(
-                f"Feature {feature_id} has already finished ({feature.status.value})."
+            lambda: claim_now(
+                self.db,
+                feature_id=feature_id,
+                owner_id=self.owner_id,
+                override=override,
+                auto_start=auto_start,
             )
+        )
         self.launch(Work(claim=claim, takeover_error=INTERRUPTED_BY_SHUTDOWN))
         return claim.feature
 

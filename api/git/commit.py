@@ -216,12 +216,15 @@ def _copy_objects(
             continue
         seen.add(oid)
         kind, data = source.odb.read(oid)[:2]
-        found = source.get(oid)
-        if isinstance(found, pygit2.Commit):
-            pending.append(found.tree_id)
-            pending.extend(found.parent_ids)
-        elif isinstance(found, pygit2.Tree):
-            pending.extend(entry.id for entry in found if entry.filemode != GITLINK_MODE)
+        if kind == pygit2.enums.ObjectType.COMMIT:
+            commit = source.get(oid)
+            assert isinstance(commit, pygit2.Commit)
+            pending.append(commit.tree_id)
+            pending.extend(commit.parent_ids)
+        elif kind == pygit2.enums.ObjectType.TREE:
+            tree = source.get(oid)
+            assert isinstance(tree, pygit2.Tree)
+            pending.extend(entry.id for entry in tree if entry.filemode != GITLINK_MODE)
         objects.append((int(kind), data))
     if objects:
         run_git(

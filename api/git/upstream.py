@@ -81,6 +81,16 @@ def upstream_for(project: Project, feature: Feature, *, workspace_root: Path) ->
     )
 
 
+def branch_tip(upstream: Upstream, branch: str) -> str | None:
+    found = upstream.open().branches.local.get(branch)
+    return str(found.peel(pygit2.Commit).id) if found is not None else None
+
+
+def is_descendant(upstream: Upstream, commit: str, ancestor: str) -> bool:
+    repo = upstream.open()
+    return bool(repo.descendant_of(pygit2.Oid(hex=commit), pygit2.Oid(hex=ancestor)))
+
+
 def ensure_upstream(upstream: Upstream, *, feature: Feature, git: str, timeout: float) -> None:
     """Make the upstream exist and, for a URL, fetch its base branch (and the feature's).
 
@@ -188,6 +198,19 @@ def push_branch(upstream: Upstream, branch: str, *, git: str, timeout: float) ->
 
 
 def move_ref(upstream: Upstream, ref: str, new: str, old: str | None, *, git: str) -> None:
-    """Compare-and-swap ``ref`` from ``old`` (None: must not exist) to ``new``."""
+    """Compare-and-swap ``ref`` from ``old`` (None: must not exist) to ``new``.
+
+    Already at ``new`` is success: a step's end retried after a store outage moves
+    the branch it moved the first time.
+    """
     expected = old if old is not None else "0" * 40
-    run_git(["update-ref", ref, new, expected], cwd=upstream.path, git=git, action=f"move {ref}")
+    try:
+        run_git(
+            ["update-ref", ref, new, expected], cwd=upstream.path, git=git, action=f"move {ref}"
+        )
+    except GitError:
+        current = run_git(
+            ["rev-parse", "--verify", "--quiet", ref], cwd=upstream.path, git=git, check=False
+        )
+        if current.stdout.strip() != new:
+            raise

@@ -73,6 +73,12 @@ def get_feature_changes(
 @router.post(
     "/features/{featureId}/merge",
     summary="Merge a passing feature's branch into its base branch (pushed for a URL)",
+    responses={
+        409: {
+            "description": "Not passing, merged already, a conflict (files named), or "
+            "uncommitted changes in the person's work tree"
+        },
+    },
 )
 def post_merge(
     feature_id: FeatureId, db: DbDep, settings: SettingsDep, _: OperatorDep
@@ -81,7 +87,9 @@ def post_merge(
 
 
 @router.post(
-    "/features/{featureId}/push", summary="Push the feature's branch to the URL repository"
+    "/features/{featureId}/push",
+    summary="Push the feature's branch to the URL repository",
+    responses={409: {"description": "No branch yet, or a local path (no remote)"}},
 )
 def post_push(
     feature_id: FeatureId, db: DbDep, settings: SettingsDep, _: OperatorDep

@@ -225,12 +225,13 @@ def get_feature_messages(
     after: Annotated[
         str | None, Query(description="The previous page's X-Next-Cursor (runId.cursor).")
     ] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_MESSAGES)] = None,
 ) -> list[AgentMessage]:
     get_feature(db, feature_id=feature_id)
     return page_after(
         list_messages_by_feature(db, feature_id=feature_id),
         after=after,
-        limit=MAX_PAGE_MESSAGES,
+        limit=min(limit or MAX_PAGE_MESSAGES, MAX_PAGE_MESSAGES),
         key=lambda message: f"{message.run_id}.{message.cursor}",
         request=request,
         response=response,

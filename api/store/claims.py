@@ -103,21 +103,31 @@ _CLAIM_SET = (
 )
 
 
-def claim_pending(db: Db, *, feature_id: str, owner_id: str) -> FeatureClaim | None:
-    """Claim a pending feature (pending -> in_progress); ``None`` if it was not pending."""
+def claim_pending(
+    db: Db, *, feature_id: str, owner_id: str, over_limit: bool = False
+) -> FeatureClaim | None:
+    """Claim a pending feature (pending -> in_progress); ``None`` if it was not pending.
+
+    ``over_limit`` records on the feature that a person started it past its
+    project's ``maxConcurrency`` (``startedOverLimit``).
+    """
+    over = ", startedOverLimit = :over" if over_limit else ""
+    values: dict[str, Any] = {
+        ":in_progress": FeatureStatus.IN_PROGRESS.value,
+        ":pending": FeatureStatus.PENDING.value,
+        ":me": owner_id,
+        ":now": iso(utc_now()),
+        ":empty": {},
+    }
+    if over_limit:
+        values[":over"] = True
     return _update(
         db,
         feature_id=feature_id,
-        expression=_CLAIM_SET + " REMOVE errorMessage",
+        expression=_CLAIM_SET + over + " REMOVE errorMessage",
         condition=f"{ITEM_EXISTS} AND #status = :pending",
         names={"#status": "status"},
-        values={
-            ":in_progress": FeatureStatus.IN_PROGRESS.value,
-            ":pending": FeatureStatus.PENDING.value,
-            ":me": owner_id,
-            ":now": iso(utc_now()),
-            ":empty": {},
-        },
+        values=values,
         action="claim the feature",
     )
 

@@ -28,13 +28,12 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from api.store.db import Db
 from api.store.features import get_feature
 from api.store.messages import list_messages
 from api.store.runs import get_run, list_runs_for_feature
-from api.streaming.feed import STREAM_CLOSE_GRACE_S, Feed, Subscription
+from api.streaming.feed import STREAM_CLOSE_GRACE_S, Feed, FeedHost, Subscription
 from api.streaming.run_feed import BACKLOG_PAGE_MESSAGES, seconds_since
 from api.streaming.window import Entry, FeedWindow
 from api.streaming.wire import (
@@ -47,9 +46,6 @@ from api.streaming.wire import (
 from core.conversation import order_runs
 from core.cursor import format_cursor, parse_cursor
 from core.models import AgentMessage, AgentRun, Feature, FeatureStatus
-
-if TYPE_CHECKING:
-    from api.streaming.hub import StreamHub
 
 ENDED_FEATURE_STATUSES = frozenset({FeatureStatus.PASSING, FeatureStatus.FAILING})
 
@@ -95,7 +91,7 @@ def read_feature_feed(
 class FeatureFeed(Feed):
     """One feature's messages for every subscriber of this process (event-loop only)."""
 
-    def __init__(self, hub: StreamHub, feature_id: str) -> None:
+    def __init__(self, hub: FeedHost, feature_id: str) -> None:
         super().__init__(hub, feature_id)
         self.feature_id = feature_id
         #: Run ids in pipeline order (``core.conversation.order_runs``).
@@ -196,7 +192,7 @@ class FeatureFeed(Feed):
 class FeatureSubscription(Subscription):
     """One SSE viewer of one feature's conversation."""
 
-    def __init__(self, hub: StreamHub, feed: FeatureFeed, after: dict[str, int]) -> None:
+    def __init__(self, hub: FeedHost, feed: FeatureFeed, after: dict[str, int]) -> None:
         super().__init__(hub, feed)
         self.feature_feed = feed
         self.after = dict(after)

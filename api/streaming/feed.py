@@ -6,6 +6,10 @@ runs and features, never with the viewers. Subclasses say what a poll reads
 (``_read``) and when the feed is finished; this module runs the poller (fixed
 rate, back-off on store errors, woken early by the bus or a gap), answers the
 route's "did the first read work?" (404 / 503), and holds the stream slot.
+
+``FeedHost`` is what a feed uses of the hub that owns it: declared here, so
+the feeds import only this module and the hub imports the feeds — never the
+other way round (no import cycle between the hub and its feeds).
 """
 
 from __future__ import annotations
@@ -15,14 +19,17 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+from typing import ParamSpec, Protocol, TypeVar
 
 import anyio
 
+from api.settings import Settings
+from api.store.db import Db
 from api.store.errors import NotFoundError, StoreError, StoreUnavailableError
+from core.models import AgentMessage, AgentRun
 
-if TYPE_CHECKING:
-    from api.streaming.hub import StreamHub
+P = ParamSpec("P")
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +45,33 @@ POLL_ERROR_BACKOFF_S = 2.0
 STREAM_OPEN_TIMEOUT_S = 10.0
 
 
+class FeedHost(Protocol):
+    """What a feed needs of its hub (``api.streaming.hub.StreamHub``)."""
+
+    settings: Settings
+    db: Db
+
+    async def read_store(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A blocking store call, run in a worker thread under the hub's limiter."""
+        ...
+
+    def read_run_feed(
+        self, *, run_id: str, after: int, with_status: bool
+    ) -> tuple[AgentRun | None, list[AgentMessage]]: ...
+
+    def read_head_at_most(self, *, run_id: str, at_most: int) -> int: ...
+
+    def release(self, feed: Feed) -> None: ...
+
+    def forget(self, feed: Feed) -> None: ...
+
+    def drop_if_idle(self, feed: Feed) -> None: ...
+
+
 class Feed(ABC):
     """The lifecycle of one feed (event-loop only)."""
 
-    def __init__(self, hub: StreamHub, key: str) -> None:
+    def __init__(self, hub: FeedHost, key: str) -> None:
         self.hub = hub
         #: The run id or feature id: the feed's key in the hub's registry.
         self.key = key
@@ -161,7 +191,7 @@ class Feed(ABC):
 class Subscription(ABC):
     """One SSE viewer of one feed: holds a stream slot until released."""
 
-    def __init__(self, hub: StreamHub, feed: Feed) -> None:
+    def __init__(self, hub: FeedHost, feed: Feed) -> None:
         self.hub = hub
         self.feed = feed
         self._released = False

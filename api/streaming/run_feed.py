@@ -24,17 +24,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from api.store.messages import list_messages
-from api.streaming.feed import STREAM_CLOSE_GRACE_S, Feed, Subscription
+from api.streaming.feed import STREAM_CLOSE_GRACE_S, Feed, FeedHost, Subscription
 from api.streaming.window import Entry, FeedWindow
 from api.streaming.wire import close_event, message_event, retry_hint
 from core.cursor import format_cursor, parse_cursor
 from core.models import AgentMessage, AgentRun, AgentRunStatus, MessageType
-
-if TYPE_CHECKING:
-    from api.streaming.hub import StreamHub
 
 #: Largest backlog one store read fetches for a viewer behind the window.
 BACKLOG_PAGE_MESSAGES = 500
@@ -56,7 +52,7 @@ def _entry(message: AgentMessage) -> Entry:
 class RunFeed(Feed):
     """One run's new messages for every subscriber of this process (event-loop only)."""
 
-    def __init__(self, hub: StreamHub, run_id: str, first_after: int) -> None:
+    def __init__(self, hub: FeedHost, run_id: str, first_after: int) -> None:
         super().__init__(hub, run_id)
         self.run_id = run_id
         self.window = FeedWindow(first_after)
@@ -133,7 +129,7 @@ class RunFeed(Feed):
 class RunSubscription(Subscription):
     """One SSE viewer of one run."""
 
-    def __init__(self, hub: StreamHub, feed: RunFeed, after: int) -> None:
+    def __init__(self, hub: FeedHost, feed: RunFeed, after: int) -> None:
         super().__init__(hub, feed)
         self.run_feed = feed
         self.after = after

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.agents import persona
+from core.agents import next_step, persona
 from core.chat_wire import ChatEndedError, ChatSnapshot
 from core.client import ApiClient, ApiError
-from core.models import MAX_MESSAGE_CHARS, DeliveryMode, MessageType
+from core.models import MAX_MESSAGE_CHARS, AgentRun, DeliveryMode, MessageType
 from pages.lib.api import api_guard, get_client, show_error
 from pages.lib.chat_session import (
     FeatureView,
@@ -37,7 +37,7 @@ from pages.lib.chat_session import (
     window,
 )
 from pages.lib.metrics import feature_cost, feature_elapsed, format_cost, format_duration
-from pages.lib.pending import pending_list
+from pages.lib.pending import pending_bubble
 from pages.lib.render import (
     ENDED_TEXT,
     blocks,
@@ -45,6 +45,7 @@ from pages.lib.render import (
     message_html,
     open_question,
     role_badge,
+    thread_messages,
 )
 from pages.lib.ui import feature_badge
 
@@ -127,9 +128,14 @@ def mark_read(client: ApiClient, snap: ChatSnapshot) -> None:
 
 
 def render_conversation(snap: ChatSnapshot, view: FeatureView, chat: LiveChat) -> None:
-    """The one rendering function: dividers, messages, receipts, the open question."""
-    shown = snap.messages[-window() :]
-    hidden = len(snap.messages) - len(shown)
+    """The one rendering function: dividers, messages, receipts, the open question.
+
+    Each message once: receipt notices are left out (the bubble's receipt says
+    it) and a queued message carries its Withdraw and Edit on its own bubble.
+    """
+    messages = thread_messages(snap.messages)
+    shown = messages[-window() :]
+    hidden = len(messages) - len(shown)
     if hidden:
         st.button(
             f"Load earlier ({hidden:,} more)",
@@ -137,8 +143,10 @@ def render_conversation(snap: ChatSnapshot, view: FeatureView, chat: LiveChat) -
             on_click=load_earlier,
             type="tertiary",
         )
-    question = open_question(snap.messages, view.runs)
+    question = open_question(messages, view.runs)
     current = view.current
+    ended = view.ended or snap.ended
+    mode = send_mode(view)
     for block in blocks(
         shown,
         view.runs,
@@ -146,6 +154,13 @@ def render_conversation(snap: ChatSnapshot, view: FeatureView, chat: LiveChat) -
         question=question,
         current_run_id=current.id if current else None,
     ):
+        if block.pending is not None:
+            run = view.runs.get(block.pending.run_id)
+            if ended:
+                st.html(message_html(block.pending, run=run))
+            else:
+                pending_bubble(block.pending, chat, mode, run)
+            continue
         if block.question is None:
             st.html(block.html)
             continue
@@ -175,15 +190,21 @@ def answer(chat: LiveChat, option: str) -> None:
         st.session_state["oma_chat_problem"] = str(error)
 
 
-def send_mode(view: FeatureView) -> DeliveryMode | None:
-    """What the input sends: the live picker's choice, queue between steps, else the default."""
+def choices(run: AgentRun) -> dict[str, DeliveryMode]:
+    """The picker's choices while ``run`` runs: "Steer now" only where a turn can be cut short."""
+    if run.live:
+        return LIVE_CHOICES
+    return {k: mode for k, mode in LIVE_CHOICES.items() if mode is not DeliveryMode.INTERRUPT}
+
+
+def send_mode(view: FeatureView) -> DeliveryMode:
+    """What the input sends: the picker's choice while a step runs, queue between steps."""
     current = view.current
     if current is None:
         return DeliveryMode.QUEUE
-    if current.live:
-        choice = str(st.session_state.get(MODE_KEY) or "Send")
-        return LIVE_CHOICES.get(choice, DeliveryMode.STEER)
-    return None
+    offered = choices(current)
+    choice = str(st.session_state.get(MODE_KEY) or "Send")
+    return offered.get(choice, DeliveryMode.STEER)
 
 
 @st.fragment(run_every=TICK_S)
@@ -212,10 +233,10 @@ def live_conversation(feature_id: str) -> None:
     if problem:
         st.error(problem, icon="⚠️")
     if ended:
+        # Nothing to type into: an ended conversation is read-only, so no input at all.
         st.html(f'<div class="oma-ended">{ENDED_TEXT}</div>')
-    else:
-        pending_list(snap.waiting, chat, send_mode(view), view.runs)
-        mode_picker(view)
+        return
+    mode_picker(view)
     # Sent from the submit callback, not from the value chat_input returns: a
     # callback runs once per submission, while a script run interrupted by the
     # fragment's timer is replayed with the same returned value, which sent one
@@ -223,7 +244,6 @@ def live_conversation(feature_id: str) -> None:
     st.chat_input(
         placeholder(view),
         key=input_key(feature_id),
-        disabled=ended,
         max_chars=MAX_MESSAGE_CHARS,
         on_submit=submit_typed,
         args=(feature_id,),
@@ -231,26 +251,39 @@ def live_conversation(feature_id: str) -> None:
 
 
 def mode_picker(view: FeatureView) -> None:
+    """While a step runs: how the next message goes; between steps: where it goes."""
     current = view.current
-    if current is not None and current.live:
+    if current is not None:
         st.segmented_control(
             "Delivery",
-            list(LIVE_CHOICES),
+            list(choices(current)),
             default="Send",
             key=MODE_KEY,
             label_visibility="collapsed",
-            help="Send: at the agent's next tool boundary · Steer now: stop its turn first · "
-            "Next step: hold it for the next step",
+            help=(
+                "Send: at the agent's next tool boundary · Steer now: stop its turn first · "
+                "Next step: hold it for the next step"
+                if current.live
+                else "Send: into the agent's inbox during its step · "
+                "Next step: hold it for the next step"
+            ),
         )
-    elif current is None:
-        st.caption("Between steps: your message goes to the next step.")
+        return
+    following = next_step(view.latest)
+    where = f"the {following[0].value}, step {following[1]}" if following else "the next step"
+    st.caption(f"Between steps: your message goes to {where}.")
 
 
 def placeholder(view: FeatureView) -> str:
+    """Where a message will go: the running agent, or the step that runs next."""
     current = view.current
-    if current is None:
+    if current is not None:
+        return f"Message {persona(current.role).name}…"
+    following = next_step(view.latest)
+    if following is None:
         return "Message the next step…"
-    return f"Message {persona(current.role).name}…"
+    role, step = following
+    return f"Message for the {role.value}, step {step}…"
 
 
 def input_key(feature_id: str) -> str:

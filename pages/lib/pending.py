@@ -1,25 +1,23 @@
-"""The messages waiting for delivery, above the input: withdraw or edit until delivered.
+"""A queued message's bubble, with Withdraw and Edit on it until it is delivered.
 
-Only user messages whose receipt is still ``queued`` are listed with buttons
-(the API refuses a withdrawal once a message was sent or delivered: 409, shown
-as the chat's error). Editing is withdraw + send: the new text goes out with
+One copy of each message: the thread draws a user message whose receipt is
+still ``queued`` through ``pending_bubble`` — the bubble and its two buttons —
+instead of listing its text a second time elsewhere (the API refuses a
+withdrawal once a message was sent or delivered: 409, shown as the chat's
+error). Editing is withdraw + send: the new text goes out with
 the same delivery mode, and the old one never reaches an agent.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import streamlit as st
 
 from core.chat_wire import ChatEndedError
 from core.models import AgentMessage, AgentRun, DeliveryMode
 from pages.lib.chat_session import LiveChat, replayed
-from pages.lib.render import pending_html
+from pages.lib.render import message_html
 
 EDIT_KEY = "oma_editing"
-#: The list shows the oldest few; the rest are counted (each still shows in the thread).
-PENDING_SHOW = 8
 
 
 def withdraw(chat: LiveChat, message: AgentMessage) -> None:
@@ -49,59 +47,44 @@ def cancel_edit() -> None:
     st.session_state.pop(EDIT_KEY, None)
 
 
-def pending_list(
-    waiting: tuple[AgentMessage, ...],
-    chat: LiveChat,
-    mode: DeliveryMode | None,
-    runs: Mapping[str, AgentRun],
+def pending_bubble(
+    message: AgentMessage, chat: LiveChat, mode: DeliveryMode | None, run: AgentRun | None
 ) -> None:
-    """The list itself (nothing when no message waits)."""
-    if not waiting:
+    """A queued message's one copy: its bubble, with Withdraw and Edit under it."""
+    st.html(message_html(message, run=run))
+    if st.session_state.get(EDIT_KEY) == message.id:
+        st.text_area(
+            "Edit",
+            value=message.content,
+            key=f"oma_edit_text_{message.id}",
+            label_visibility="collapsed",
+        )
+        save, cancel = st.columns(2)
+        save.button(
+            "Save",
+            key=f"oma_edit_save_{message.id}",
+            on_click=save_edit,
+            args=(chat, message, mode),
+            type="primary",
+            width="stretch",
+        )
+        cancel.button(
+            "Cancel", key=f"oma_edit_cancel_{message.id}", on_click=cancel_edit, width="stretch"
+        )
         return
-    editing = st.session_state.get(EDIT_KEY)
-    with st.container(key="oma_pending", border=True):
-        st.caption(f"Waiting for delivery ({len(waiting)})")
-        if len(waiting) > PENDING_SHOW:
-            st.caption(f"… and {len(waiting) - PENDING_SHOW} more, shown in the conversation.")
-        for message in waiting[:PENDING_SHOW]:
-            st.html(pending_html(message, runs.get(message.run_id)))
-            if not message.cursor:
-                continue  # still being sent: nothing to withdraw yet
-            if editing == message.id:
-                st.text_area(
-                    "Edit",
-                    value=message.content,
-                    key=f"oma_edit_text_{message.id}",
-                    label_visibility="collapsed",
-                )
-                save, cancel = st.columns(2)
-                save.button(
-                    "Save",
-                    key=f"oma_edit_save_{message.id}",
-                    on_click=save_edit,
-                    args=(chat, message, mode),
-                    type="primary",
-                    width="stretch",
-                )
-                cancel.button(
-                    "Cancel",
-                    key=f"oma_edit_cancel_{message.id}",
-                    on_click=cancel_edit,
-                    width="stretch",
-                )
-                continue
-            left, right = st.columns(2)
-            left.button(
-                "Withdraw",
-                key=f"oma_withdraw_{message.id}",
-                on_click=withdraw,
-                args=(chat, message),
-                width="stretch",
-            )
-            right.button(
-                "Edit",
-                key=f"oma_edit_{message.id}",
-                on_click=start_edit,
-                args=(message.id,),
-                width="stretch",
-            )
+    key = f"oma_pending_{message.id}"
+    with st.container(key=key, horizontal=True, horizontal_alignment="right"):
+        st.button(
+            "Withdraw",
+            key=f"oma_withdraw_{message.id}",
+            on_click=withdraw,
+            args=(chat, message),
+            type="tertiary",
+        )
+        st.button(
+            "Edit",
+            key=f"oma_edit_{message.id}",
+            on_click=start_edit,
+            args=(message.id,),
+            type="tertiary",
+        )

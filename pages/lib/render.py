@@ -1,10 +1,14 @@
 """The conversation's HTML, free of Streamlit (unit-tested, benchmarked).
 
-Every piece of message content goes through ``html.escape``: content is
-untrusted text and is never interpreted as HTML or markdown. ``blocks`` turns
-a window of the conversation into HTML blocks with a step divider wherever the
-speaking run changes, and hands back the one open question (it needs real
-buttons, so the Streamlit side draws it).
+Message content is untrusted. A person's own message and every notice go
+through ``html.escape`` (plain text); an agent's message or question is
+Markdown rendered by ``pages.lib.markdown`` (no raw HTML, safe links, no
+image loaded). ``blocks`` turns a window of the conversation into HTML blocks
+with a step divider wherever the speaking run changes (``divider_html``, the
+one place a divider is drawn), and hands back the pieces that need real
+buttons — the open question, each queued message (Withdraw / Edit on its
+bubble) — so the Streamlit side draws them. Receipt notices ("📨 Sent to …",
+"📬 Delivered to …") are not drawn: the bubble's receipt already says it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from html import escape
 
 from core.agents import persona
+from core.chat_state import awaiting
 from core.models import (
     AgentMessage,
     AgentRun,
@@ -27,6 +32,7 @@ from core.models import (
     ReceiptState,
 )
 from pages.lib.diff_view import commit_suffix, step_change_html
+from pages.lib.markdown import markdown_html
 
 USER_ICON = "👤"
 ENDED_TEXT = "This conversation has ended"
@@ -156,7 +162,8 @@ def agent_html(message: AgentMessage, *, open_question: bool = False) -> str:
         f'<div class="oma-avatar">{mascot}</div><div class="oma-msg-body">'
         f'<div class="oma-msg-meta"><span class="oma-msg-name">{name}</span>'
         f"{role_badge(role)}{label}{escape(clock(message.timestamp))}</div>"
-        f'<div class="oma-bubble">{escape(message.content)}</div>{options}</div></div>'
+        f'<div class="oma-bubble oma-md">{markdown_html(message.content)}</div>'
+        f"{options}</div></div>"
     )
 
 
@@ -196,12 +203,28 @@ def open_question(
     return None
 
 
+def is_receipt_notice(message: AgentMessage) -> bool:
+    """A notice that only carries another message's receipt: the bubble shows it instead."""
+    return message.type is MessageType.STATUS and message.receipt_for is not None
+
+
+def thread_messages(messages: Sequence[AgentMessage]) -> list[AgentMessage]:
+    """What the thread draws: every message but the receipt notices (one copy of each)."""
+    return [m for m in messages if not is_receipt_notice(m)]
+
+
+def withdrawable(message: AgentMessage, pending_ids: frozenset[str]) -> bool:
+    """A stored message still queued: its bubble carries Withdraw and Edit."""
+    return message.id not in pending_ids and bool(message.cursor) and awaiting(message)
+
+
 @dataclass(frozen=True, slots=True)
 class Block:
-    """Either HTML, or the open question (drawn with option buttons)."""
+    """HTML, or a message drawn with real buttons: the open question, or a queued message."""
 
     html: str = ""
     question: AgentMessage | None = None
+    pending: AgentMessage | None = None
 
 
 def blocks(
@@ -216,40 +239,35 @@ def blocks(
     out: list[Block] = []
     parts: list[str] = []
     last_run: str | None = None
+
+    def flush() -> None:
+        if parts:
+            out.append(Block(html="".join(parts)))
+            parts.clear()
+
     for message in messages:
+        if is_receipt_notice(message):
+            continue
         sending = message.id in pending_ids
         if not sending and message.run_id and message.run_id != last_run:
             parts.append(divider_html(message.run_id, runs.get(message.run_id), message.role))
             last_run = message.run_id
         if message is question:
-            if parts:
-                out.append(Block(html="".join(parts)))
-                parts = []
+            flush()
             out.append(Block(question=message))
-            continue
-        parts.append(message_html(message, sending=sending, run=runs.get(message.run_id)))
+        elif withdrawable(message, pending_ids):
+            flush()
+            out.append(Block(pending=message))
+        else:
+            parts.append(message_html(message, sending=sending, run=runs.get(message.run_id)))
     spoken = {m.run_id for m in messages}
     if current_run_id is not None and current_run_id not in spoken and current_run_id in runs:
         # A step that has started but not spoken yet still gets its divider.
         parts.append(divider_html(current_run_id, runs[current_run_id], None))
-    if parts:
-        out.append(Block(html="".join(parts)))
+    flush()
     return out
 
 
 def empty_html(agent_name: str, feature_name: str) -> str:
     text = f"Send a message to {agent_name} while they work on {feature_name}"
     return f'<div class="oma-empty">{escape(text)}</div>'
-
-
-def pending_html(message: AgentMessage, run: AgentRun | None = None) -> str:
-    """One line of the "waiting for delivery" list."""
-    sending = not message.cursor
-    next_step = held_for_next_step(message, run)
-    state = "sending…" if sending else receipt_text(message.receipt, next_step=next_step)
-    preview = message.content if len(message.content) <= 80 else message.content[:77] + "…"
-    return (
-        f'<div class="oma-pending-item" data-id="{escape(message.id)}">'
-        f'<span class="oma-pending-text">{escape(preview)}</span>'
-        f'<span class="oma-pending-state">{escape(state)}</span></div>'
-    )

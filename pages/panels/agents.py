@@ -15,12 +15,11 @@ from pages.lib.api import api_guard, get_client
 from pages.lib.chat_session import active_feature_id
 from pages.lib.metrics import feature_cost, format_cost
 from pages.lib.ui import agent_card_html
+from pages.lib.waiting import TOASTED_KEY
 from pages.panels.common import NOTICE_KEY, open_and_rerun
 
 #: Seconds between refreshes of the agent cards.
 CARDS_REFRESH_S = 2.0
-#: Session key of the waiting runs a toast was already raised for.
-TOASTED_KEY = "oma_toasted_questions"
 
 
 def idle_reason(agent: Agent) -> str:

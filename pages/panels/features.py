@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.client import ApiClient, ApiError
-from core.models import AgentRun, Feature, FeatureStatus
+from core.models import AgentRun, Feature, FeatureStatus, Project
 from pages.lib.api import api_guard, get_client, show_error
 from pages.lib.chat_session import active_feature_id
 from pages.lib.diff_view import CHANGES_PAGE_URL, short_sha
@@ -42,6 +42,7 @@ def open_label(feature: Feature, unread: int) -> str:
 def features_panel(project_id: str) -> None:
     client = get_client()
     with api_guard():
+        project = client.get_project(project_id)
         features = client.list_features(project_id)
         runs = client.list_runs(project_id)
         agents = client.list_agents(project_id)
@@ -67,6 +68,7 @@ def features_panel(project_id: str) -> None:
                 "depends on": ", ".join(names.get(d, d) for d in f.dependencies),
                 "error": f.error_message or "",
                 **repository_columns(f),
+                "over limit": "started past maxConcurrency" if f.started_over_limit else "",
             }
         )
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -75,8 +77,8 @@ def features_panel(project_id: str) -> None:
         for f in features:
             if st.button(open_label(f, unread.get(f.id, 0)), key=f"featbtn_{f.id}"):
                 open_and_rerun(f.id)
-    start_pending(features)
-    merge_row(project_id, features)
+    start_pending(features, project.max_concurrency)
+    merge_row(project, features)
 
 
 def repository_columns(feature: Feature) -> dict[str, object]:
@@ -99,16 +101,14 @@ def files_changed(_client: ApiClient, feature_id: str, head: str | None) -> int 
         return None
 
 
-def merge_row(project_id: str, features: list[Feature]) -> None:
+def merge_row(project: Project, features: list[Feature]) -> None:
     """Links to each branch's Changes; Merge (Push) for each passing feature, merged commits."""
     branched = [f for f in features if f.branch]
     if branched:
-        st.html(changes_links(project_id, branched))
+        st.html(changes_links(project.id, branched))
     shown = [f for f in features if can_merge(f) or f.merged_commit]
     if not shown:
         return
-    with api_guard():
-        project = get_client().get_project(project_id)
     st.caption("Passing features merge into the base branch of the project's repository:")
     for feature in shown:
         with st.container(horizontal=True, key=f"oma_merge_row_{feature.id}"):
@@ -125,19 +125,51 @@ def changes_links(project_id: str, features: list[Feature]) -> str:
     return f'<div class="oma-card-line">🔀 What the agents changed: {links}</div>'
 
 
-def start_pending(features: list[Feature]) -> None:
+def start_pending(features: list[Feature], limit: int) -> None:
+    """ "Start now" within the project's ``maxConcurrency``; past it only when asked to.
+
+    When the project is full the button says the feature will wait its turn (the
+    API answers 409 and leaves it pending); "Start past the limit" overrides.
+    """
     pending = [f for f in features if f.status is FeatureStatus.PENDING]
     if not pending:
         return
+    running = sum(f.status is FeatureStatus.IN_PROGRESS for f in features)
+    full = running >= limit
     choice = st.selectbox(
         "Pending feature", pending, format_func=lambda f: f.name, key="oma_start_choice"
     )
-    if st.button("Start now", key="oma_start_feature") and choice is not None:
-        try:
-            get_client().start_feature(choice.id)
-            st.toast(f"Started {choice.name}")
-        except ApiError as error:
+    if full:
+        st.caption(
+            f"{running} of {limit} features run at once (maxConcurrency): a feature started "
+            "now waits its turn, unless you start it past the limit."
+        )
+    label = "Start now (waits its turn: project full)" if full else "Start now"
+    start, override = st.columns(2)
+    if start.button(label, key="oma_start_feature") and choice is not None:
+        start_now(choice, override=False)
+    if (
+        full
+        and override.button(
+            "Start past the limit",
+            key="oma_start_override",
+            help="Runs it now, one more than maxConcurrency (recorded on the feature).",
+        )
+        and choice is not None
+    ):
+        start_now(choice, override=True)
+
+
+def start_now(feature: Feature, *, override: bool) -> None:
+    try:
+        get_client().start_feature(feature.id, override=override)
+    except ApiError as error:
+        if error.status == 409:
+            st.warning(error.detail, icon="⏳")
+        else:
             show_error(error)
+        return
+    st.toast(f"Started {feature.name}" + (" past the limit" if override else ""))
 
 
 def new_feature_form(project_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -196,6 +197,11 @@ def test_cli_send_and_tail(api: ApiServer, run: AgentRun) -> None:
     lines = [line.split("  ", 1)[1] for line in tail.stdout.strip().splitlines()]
     assert lines == ["you: please add tests  [queued]", "· Nori completed step 1"]
     assert "-- the run has ended (completed)" in tail.stderr
+    # history reads the thread page by page (1 message a page here) to its end.
+    history = cli("history", run.id, "--page-size", "1", "--json", env=env)
+    assert history.returncode == 0, history.stderr
+    contents = [json.loads(line)["content"] for line in history.stdout.splitlines()]
+    assert contents == ["please add tests", "Nori completed step 1"]
 
 
 def test_cli_errors(api: ApiServer) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -71,3 +74,48 @@ def test_no_server_raises_api_unavailable() -> None:
         api.list_projects()
     assert caught.value.status == 0
     assert caught.value.detail.startswith(f"Cannot reach the API at {url}")
+
+
+def test_every_list_follows_the_pages_to_the_last(client: TestClient, moto_db: Db) -> None:
+    """A page size of 2 (``limit``): each list answers in several pages, linked by
+    ``Link: rel="next"`` / ``X-Next-Cursor``, and the client reads them all."""
+    http = as_httpx(client)
+    pages: list[str] = []
+    http.event_hooks["response"] = [
+        lambda response: pages.append(response.headers.get("X-Next-Cursor", "last"))
+    ]
+    api = ApiClient("http://testserver", TOKEN, http=http, page_size=2)
+    projects = [api.create_project(f"Shop {n}") for n in range(3)]
+    project = projects[0]
+    features = [api.create_feature(project.id, f"Dish {n}") for n in range(5)]
+    runs = [
+        create_run(
+            moto_db,
+            data=AgentRunCreate(project_id=project.id, feature_id=features[0].id, role=role),
+        )
+        for role in (AgentRunRole.ARCHITECT, AgentRunRole.CODER, AgentRunRole.REVIEWER)
+    ]
+    for run in runs:
+        for n in range(5):
+            api.post_message(run.id, f"{run.role.value} note {n}")
+
+    def read(call: Callable[[], list[Any]]) -> list[Any]:
+        pages.clear()
+        items = call()
+        assert len(pages) > 1, "a single page: nothing proved"
+        assert pages[-1] == "last"
+        return items
+
+    assert {p.id for p in read(api.list_projects)} == {p.id for p in projects}
+    assert [f.id for f in read(lambda: api.list_features(project.id))] == [f.id for f in features]
+    assert {r.id for r in read(lambda: api.list_runs(project.id))} == {r.id for r in runs}
+    thread = read(lambda: api.list_messages(runs[1].id))
+    assert [m.content for m in thread] == [f"coder note {n}" for n in range(5)]
+    assert len(read(lambda: api.feature_messages(features[0].id))) == 15
+    assert (
+        len(read(lambda: [m for p in api.iter_messages(runs[0].id, page_size=2) for m in p])) == 5
+    )
+    rows = read(lambda: [r for p in api.iter_message_rows(runs[2].id, page_size=2) for r in p])
+    assert [r["content"] for r in rows] == [f"reviewer note {n}" for n in range(5)]
+    # An explicit limit is one page, as asked.
+    assert len(api.list_messages(runs[1].id, limit=3)) == 3

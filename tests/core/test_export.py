@@ -132,6 +132,7 @@ def test_cli_writes_the_file_and_shows_progress(engine: LocalEngine, tmp_path: P
     ):
         project = api.create_project("CLI")
         feature = api.create_feature(project.id, "Broth")
+        api.create_feature(project.id, "Noodles")  # the features list: two pages of one
         run = create_run(
             db,
             data=AgentRunCreate(
@@ -141,7 +142,12 @@ def test_cli_writes_the_file_and_shows_progress(engine: LocalEngine, tmp_path: P
         for n in range(5):
             api.post_message(run.id, f"note {n}")
         out = tmp_path / "history.parquet"
-        cli_env = {**os.environ, "OMAKASE_API_URL": server.url, "OMAKASE_API_TOKEN": TOKEN}
+        cli_env = {
+            **os.environ,
+            "OMAKASE_API_URL": server.url,
+            "OMAKASE_API_TOKEN": TOKEN,
+            "OMAKASE_API_PAGE_SIZE": "1",  # every list in pages of one
+        }
         done = subprocess.run(
             [sys.executable, "-m", "core.export", "--project", project.id, "--feature", feature.id,
              "--format", "parquet", "--out", str(out), "--page-size", "2"],

@@ -180,3 +180,39 @@ def test_history_offers_one_features_conversation_as_markdown(api: FakeApi) -> N
     assert "Tonkotsu broth" in markdown
     assert "more garlic" in markdown
     assert [b.proto.label for b in page.get("download_button")][-1] == "Download Markdown"
+
+
+def beacon_script() -> None:
+    from pages.lib.waiting import waiting_beacon
+
+    waiting_beacon()
+
+
+def test_someone_waiting_shows_in_the_tab_title_the_navigation_and_a_toast(api: FakeApi) -> None:
+    page = AppTest.from_function(beacon_script, default_timeout=TIMEOUT_S)
+    page.session_state[CLIENT_KEY] = api
+    run = api.add_run(AgentRunRole.CODER, AgentRunStatus.CODING)
+    page.run()
+    assert "waiting for you" not in html(page)
+    assert '__omaTitle="Omakase"' in html(page)
+    assert not page.toast
+
+    api.set_status(run.id, AgentRunStatus.WAITING)
+    page.run()
+    assert '__omaTitle="(1) Omakase"' in html(page)
+    assert "❓ 1 waiting for you" in html(page)
+    assert "Nori (Ramen shop)" in html(page)
+    assert [t.value for t in page.toast] == [
+        "Nori is waiting for you (Tonkotsu broth) in Ramen shop: open its card."
+    ]
+    page.run()
+    assert not page.toast  # once per question
+
+
+def test_the_projects_list_counts_who_waits(api: FakeApi) -> None:
+    api.add_run(AgentRunRole.CODER, AgentRunStatus.WAITING)
+    page = AppTest.from_file(str(ROOT / "pages/projects.py"), default_timeout=TIMEOUT_S)
+    page.session_state[CLIENT_KEY] = api
+    page.run()
+    assert not page.exception
+    assert "❓ 1 waiting for you: Nori" in html(page)

@@ -160,9 +160,11 @@ def test_send_shows_the_message_once(api: FakeApi) -> None:
     at.run()
     assert bubbles(at, "Please add garlic") == 1
     assert len(api.messages[run.id]) == 1
-    # A step that is not live offers no mode choice; the server picks (inbox, relay).
-    assert api.feature_posts == [("Please add garlic", None)]
-    assert not at.get("button_group")
+    # A step that is not live offers Send (its inbox) and Next step, never "Steer now".
+    assert api.feature_posts == [("Please add garlic", DeliveryMode.STEER)]
+    picker = at.get("button_group")[0]
+    assert isinstance(picker, ButtonGroup)
+    assert picker.options == ["Send", "Next step"]
 
 
 @pytest.mark.parametrize(
@@ -186,36 +188,42 @@ def test_a_live_step_offers_send_steer_now_and_next_step(
     assert api.feature_posts == [("less salt", mode)]
 
 
-def test_between_steps_only_the_next_step_is_offered(api: FakeApi) -> None:
+def test_between_steps_the_input_says_which_step_gets_the_message(api: FakeApi) -> None:
     run = api.add_run(AgentRunRole.CODER, AgentRunStatus.COMPLETED, live=True)
     api.add_message(run.id, "Coding done")
     at = chat_app(api)
     assert not at.get("button_group")
-    assert any("goes to the next step" in c.value for c in at.caption)
+    assert any("goes to the reviewer, step 3" in c.value for c in at.caption)
+    assert at.chat_input[0].proto.placeholder == "Message for the reviewer, step 3…"
     assert not at.chat_input[0].proto.disabled
     at.chat_input[0].set_value("also add nori").run()
     assert api.feature_posts == [("also add nori", DeliveryMode.QUEUE)]
     assert "queued for the next step" in html(at)
 
 
-def test_pending_messages_can_be_withdrawn_or_edited_until_delivered(api: FakeApi) -> None:
+def test_a_queued_message_is_shown_once_with_withdraw_and_edit_on_its_bubble(
+    api: FakeApi,
+) -> None:
     run = api.add_run(AgentRunRole.CODER, AgentRunStatus.COMPLETED)
     first = user(api, run.id, "use sqlite")
     second = user(api, run.id, "use postgres")
-    user(api, run.id, "done already", state=ReceiptState.DELIVERED, step=2)
+    delivered = user(api, run.id, "done already", state=ReceiptState.DELIVERED, step=2)
     at = chat_app(api)
-    assert any("Waiting for delivery (2)" in c.value for c in at.caption)
+    assert html(at).count("use sqlite") == 1  # one copy: no second list of pending texts
+    assert "Waiting for delivery" not in html(at) + "".join(c.value for c in at.caption)
+    assert at.button(key=f"oma_withdraw_{first}").label == "Withdraw"
+    assert not [b for b in at.button if b.key == f"oma_withdraw_{delivered}"]
     at.button(key=f"oma_withdraw_{first}").click().run()
     assert api.withdrawals == [first]
-    assert any("Waiting for delivery (1)" in c.value for c in at.caption)
     assert "withdrawn: no agent got it" in html(at)
+    assert not [b for b in at.button if b.key == f"oma_withdraw_{first}"]
 
     at.button(key=f"oma_edit_{second}").click().run()
     at.text_area(key=f"oma_edit_text_{second}").set_value("use postgres 16").run()
     at.button(key=f"oma_edit_save_{second}").click().run()
     assert api.withdrawals == [first, second]
     assert api.posts == ["use postgres 16"]
-    assert any("Waiting for delivery (1)" in c.value for c in at.caption)
+    assert html(at).count("use postgres 16") == 1
 
     # Delivered before the click landed: the API says no, the chat says why.
     newest = api.messages[run.id][-1].id
@@ -223,6 +231,26 @@ def test_pending_messages_can_be_withdrawn_or_edited_until_delivered(api: FakeAp
     api.feed.pop()  # the dashboard has not seen the delivery yet
     at.button(key=f"oma_withdraw_{newest}").click().run()
     assert any("already sent or delivered" in e.value for e in at.error)
+
+
+def test_receipt_notices_are_not_repeated_in_the_thread(api: FakeApi) -> None:
+    run = api.add_run(AgentRunRole.CODER, live=True)
+    asked = user(api, run.id, "more garlic")
+    receipt = DeliveryReceipt(
+        state=ReceiptState.DELIVERED, step=2, role=AgentRunRole.CODER, channel="live"
+    )
+    api.add_message(
+        run.id,
+        "📬 Delivered to Nori (coder, step 2) live, during its step",
+        type=MessageType.STATUS,
+        receipt=receipt,
+        receipt_for=asked,
+    )
+    api.add_message(run.id, "Nori moved to testing", type=MessageType.STATUS)
+    page = html(chat_app(api))
+    assert "📬" not in page  # the bubble's receipt says it
+    assert "delivered to step 2 · Nori (coder) · live" in page
+    assert "Nori moved to testing" in page  # a notice that says something new stays
 
 
 def test_a_question_shows_its_options_and_a_click_answers_it(api: FakeApi) -> None:
@@ -250,7 +278,8 @@ def test_an_ended_feature_is_read_only_with_a_banner(api: FakeApi) -> None:
     at = chat_app(api)
     assert ENDED in html(at)
     assert "Done" in html(at)
-    assert at.chat_input[0].proto.disabled
+    assert not at.chat_input  # no input that contradicts the banner
+    assert not at.get("button_group")
     assert EMPTY not in html(at)
 
 
@@ -279,6 +308,26 @@ def test_markup_is_escaped(api: FakeApi) -> None:
     page = html(chat_app(api))
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "<img" not in page
+
+
+def test_agents_markdown_is_rendered_safely_in_messages_and_questions(api: FakeApi) -> None:
+    run = api.add_run(AgentRunRole.CODER, AgentRunStatus.WAITING, live=True)
+    api.add_message(run.id, "Verdict: **APPROVE** [x](javascript:alert(1))\n\n<script>x</script>")
+    api.add_message(run.id, "![pixel](http://evil.example/p.png) and `code`")
+    api.add_message(
+        run.id, "Use **SQLite** or [Postgres](https://postgresql.org)?", type=MessageType.QUESTION
+    )
+    page = html(chat_app(api))
+    assert "<strong>APPROVE</strong>" in page
+    assert "[x](javascript:alert(1))" in page
+    assert 'href="javascript' not in page
+    assert "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "<script>x" not in page
+    assert "<img" not in page
+    assert "🖼 pixel" in page
+    assert "<code>code</code>" in page
+    assert "Use <strong>SQLite</strong>" in page  # the open question, drawn by the sidebar
+    assert 'target="_blank" rel="noopener noreferrer nofollow"' in page
 
 
 def test_long_conversations_are_windowed_with_load_earlier(api: FakeApi) -> None:

@@ -199,4 +199,4 @@ def test_engine_killed_mid_load_loses_nothing_acknowledged(
             if "completed" in statuses:
                 break
             time.sleep(0.2)
-        assert "completed" in statuses, statuses
+        assert "completed" in statuses, (statuses, [r.get("errorMessage") for r in runs])

@@ -87,13 +87,16 @@ def start_running_agent(
     project_name: str,
     feature_name: str = "Tonkotsu broth",
     behaviour: str = "[hold-architect]",
+    max_concurrency: int | None = None,
 ) -> Scenario:
     """A project whose feature's pipeline is running: the architect (Miso) holds its step.
 
     The demo agent's ``[hold-architect]`` switch keeps step 1 running until the
     run is cancelled, so a test has a live agent for as long as it needs.
     """
-    project = api.create_project(project_name, description="A demo project")
+    project = api.create_project(
+        project_name, description="A demo project", max_concurrency=max_concurrency
+    )
     feature = api.create_feature(project.id, feature_name, description=behaviour)
     api.start_feature(feature.id)
     deadline = time.monotonic() + AGENT_START_TIMEOUT_S

@@ -49,6 +49,7 @@ NOW = "2026-11-24T05:00:00.000000Z"
 class FakeApi(FakeRepoRoutes):
     base_url: str = "http://fake"
     token: str = "fake"
+    page_size: int | None = None
     project: Project = field(
         default_factory=lambda: Project(id="prj_1", name="Ramen shop", created_at=NOW)
     )
@@ -144,6 +145,7 @@ class FakeApi(FakeRepoRoutes):
         message_id: str | None = None,
         options: list[str] | None = None,
         mode: DeliveryMode | None = None,
+        receipt_for: str | None = None,
     ) -> AgentMessage:
         thread = self.messages[run_id]
         run = self.runs[run_id]
@@ -163,6 +165,7 @@ class FakeApi(FakeRepoRoutes):
             else DeliveryReceipt(state=ReceiptState.QUEUED),
             options=options,
             mode=mode,
+            receipt_for=receipt_for,
         )
         thread.append(message)
         self.feed.append(message)
@@ -216,6 +219,7 @@ class FakeApi(FakeRepoRoutes):
                     current_feature_id=self.feature.id if running else None,
                     last_run_id=run.id if run else None,
                     unread_count=unread,
+                    waiting=running and run is not None and run.status is AgentRunStatus.WAITING,
                     updated_at=NOW,
                 )
             )

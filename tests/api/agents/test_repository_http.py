@@ -80,6 +80,14 @@ def test_a_feature_on_a_work_tree_commits_each_step_and_merges(
     for name, text in THEIR_FILES.items():
         assert git(repo, "show", f"{finished['headCommit']}:{name}") + "\n" == text
 
+    (repo / "README.md").write_text("# Ramen shop\nthe person's edit, not committed\n")
+    with agents.http as client:
+        dirty = client.post(f"/api/features/{feature['id']}/merge")
+    assert dirty.status_code == 409
+    assert "commit or stash your changes first" in dirty.json()["detail"]
+    assert head_of(repo) == base  # nothing moved, the edit is still there
+    assert "not committed" in (repo / "README.md").read_text()
+    git(repo, "checkout", "--", "README.md")
     with agents.http as client:
         diff = client.get(f"/api/agent-runs/{coder_run['id']}/diff")
         changes = client.get(f"/api/features/{feature['id']}/changes").json()

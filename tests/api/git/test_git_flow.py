@@ -291,3 +291,19 @@ def test_a_symlink_planted_in_dot_git_never_redirects_the_services_writes(tmp_pa
     assert snapshot(elsewhere) == before
     assert not (elsewhere / ".git" / "refs" / "heads" / "omakase").exists()
     assert head_of(repo, "refs/heads/omakase/trap-1") == done.head
+
+
+def test_a_step_end_retried_after_an_outage_commits_once(tmp_path: Path) -> None:
+    """The monitor concludes a step again when the store was down: same head, one commit."""
+    repo = make_work_tree(tmp_path / "shop")
+    upstream = users(repo)
+    start = start_branch(upstream, "omakase/retry-1", git="git")
+    workspace = tmp_path / "ws"
+    step(upstream, workspace, "omakase/retry-1", start.head_commit)
+    (workspace / "work.txt").write_text("once\n")
+    first = commit(upstream, workspace, "omakase/retry-1", start.head_commit)
+    again = commit(upstream, workspace, "omakase/retry-1", start.head_commit)
+    assert first is not None
+    assert again is not None
+    assert (again.head, again.commits) == (first.head, first.commits)
+    assert git(repo, "rev-list", "--count", f"{start.head_commit}..omakase/retry-1") == "1"

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from api.store.agents import update_agent
+from api.store.db import Db
+from api.store.questions import open_question
+from api.store.runs import create_run
+from core.models import AgentRunCreate, AgentRunRole, AgentStatus
 from tests.conftest import AUTH
 
 
@@ -111,3 +116,28 @@ def test_malformed_project_id_is_422(client: TestClient) -> None:
         "detail": "Invalid path parameter 'projectId': "
         "String should match pattern '^[A-Za-z0-9_-]{1,64}$'."
     }
+
+
+def test_an_agent_whose_run_asked_a_question_is_listed_as_waiting(
+    client: TestClient, moto_db: Db
+) -> None:
+    project_id = str(create(client)["id"])
+    run = create_run(
+        moto_db,
+        data=AgentRunCreate(
+            project_id=project_id, feature_id="feat_1", role=AgentRunRole.CODER, step=2
+        ),
+    )
+    update_agent(
+        moto_db,
+        project_id=project_id,
+        role=AgentRunRole.CODER,
+        status=AgentStatus.RUNNING,
+        current_run_id=run.id,
+        current_feature_id="feat_1",
+    )
+    path = f"/api/projects/{project_id}/agents"
+    assert {a["waiting"] for a in client.get(path, headers=AUTH).json()} == {False}
+    open_question(moto_db, run_id=run.id, question_id="q_1")
+    listed = {a["name"]: a["waiting"] for a in client.get(path, headers=AUTH).json()}
+    assert listed == {"Miso": False, "Nori": True, "Koji": False, "Toro": False}

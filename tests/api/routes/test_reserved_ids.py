@@ -15,7 +15,7 @@ from tests.api.routes.test_messages import agent_auth, make_run, url
 from tests.conftest import AUTH
 
 
-@pytest.mark.parametrize("prefix", ["rcpt-", "nodl-", "notice-", "live-", "ask-"])
+@pytest.mark.parametrize("prefix", ["rcpt-", "nodl-", "notice-", "live-", "ask-", "cmt-", "push-"])
 def test_reserved_prefixes_are_422(client: TestClient, moto_db: Db, prefix: str) -> None:
     assert prefix in RESERVED_ID_PREFIXES
     run = make_run(client, moto_db)
@@ -26,7 +26,8 @@ def test_reserved_prefixes_are_422(client: TestClient, moto_db: Db, prefix: str)
         assert response.status_code == 422
         assert response.json() == {
             "detail": "Invalid body field 'id': Message ids starting with "
-            "'rcpt-', 'nodl-', 'notice-', 'live-' or 'ask-' are reserved for the service."
+            "'rcpt-', 'nodl-', 'notice-', 'live-', 'ask-', 'cmt-' or 'push-' are reserved "
+            "for the service."
         }
 
 
