@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from api.agents.claude.session import message_uuid
+from api.agents.live.session import message_uuid
 from infra.local_engine import LocalEngine
 from tests.support.claude_session import claude_env
 from tests.support.fake_model import FakeModel

@@ -27,7 +27,7 @@ from api.store.runs import get_run
 from core.models import AgentRun, AgentRunRole, AgentRunStatus
 
 if TYPE_CHECKING:
-    from api.agents.claude.runner import LiveStep
+    from api.agents.live.step import LiveStep
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class ActiveStep:
     timeout_s: float
     future: asyncio.Future[Outcome]
     loop: asyncio.AbstractEventLoop
-    #: The live session of a claude step (None for the demo and command runners).
+    #: The live session of a claude or codex step (None for the demo and command runners).
     live: LiveStep | None = None
     #: Set once the monitor (or shutdown, or cancel) has started concluding the step.
     concluding: bool = False

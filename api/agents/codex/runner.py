@@ -1,0 +1,129 @@
+"""Starting a codex step: ``codex app-server`` on stdio, its environment, its login.
+
+Why app-server (not ``codex exec``): it keeps one thread open for the whole step
+and takes messages mid-turn — ``turn/steer`` lands a message at the next tool
+boundary and codex echoes our id when it does (docs/AGENTS.md "Codex"). Why
+codex's own sandbox is off (``danger-full-access``, approvals ``never``): the
+step already runs in our bubblewrap sandbox, which is what limits it; codex's
+Linux sandbox would nest a second one (user namespaces inside bwrap fail) and
+an approval prompt would wait for a person who is not at a terminal.
+
+Its state (``CODEX_HOME``) lives in the feature's HOME, outside the workspace,
+so nothing of ours lands in the user's repository. The login is either
+``OPENAI_API_KEY`` (kept in the step's environment) or the person's ChatGPT
+sign-in: ``auth.json`` of their own CODEX_HOME, shown to the step read-only at
+the same place in the step's CODEX_HOME — never copied, never writable.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from api.agents.codex.channel import CodexChannel
+from api.agents.live.channel import JsonLines
+from api.agents.live.step import LiveStep
+from api.agents.live.step import start_live_step as start_step
+from api.agents.mcp_config import (
+    ASK_GUIDANCE,
+    SERVER_NAME,
+    codex_inline_table,
+    server_entry,
+    tool_timeout_s,
+)
+from api.agents.relay import FeatureRelay
+from api.agents.sandbox import active_policy, policy_for, sandboxed
+from api.services.bus import MessageBus
+from api.settings import Settings
+from api.store.db import Db
+from core.models import AgentRun, Feature
+from infra.codex_cli import default_codex_bin
+
+#: The step's CODEX_HOME, inside the feature's HOME (``SandboxPolicy.home_for``).
+CODEX_HOME_DIR = ".codex"
+AUTH_FILE = "auth.json"
+
+
+def codex_argv(settings: Settings, *, mcp_env: dict[str, str]) -> list[str]:
+    """``codex app-server`` with exactly our ``omakase`` MCP server, then the person's flags."""
+    binary = settings.codex_bin or default_codex_bin()
+    entry = server_entry(python=sys.executable, env=mcp_env)
+    table = codex_inline_table(entry, timeout_s=tool_timeout_s(mcp_env))
+    return [
+        binary,
+        "app-server",
+        "-c",
+        f"mcp_servers.{SERVER_NAME}={table}",
+        *shlex.split(settings.codex_args),
+    ]
+
+
+def step_codex_home(settings: Settings, workspace: Path) -> Path:
+    return policy_for(settings).home_for(workspace.resolve()) / CODEX_HOME_DIR
+
+
+def person_auth_file(environ: dict[str, str] | None = None) -> Path:
+    """The person's ChatGPT sign-in: ``auth.json`` of their CODEX_HOME (default ~/.codex)."""
+    environ = dict(os.environ) if environ is None else environ
+    home = environ.get("CODEX_HOME") or str(Path.home() / CODEX_HOME_DIR)
+    return Path(home).expanduser() / AUTH_FILE
+
+
+def codex_command(settings: Settings, *, env: dict[str, str], workspace: Path) -> list[str]:
+    """The step's command line, sandboxed, with the sign-in (if any) shown read-only."""
+    home = step_codex_home(settings, workspace)
+    home.mkdir(parents=True, exist_ok=True)
+    argv = codex_argv(settings, mcp_env=env)
+    auth = person_auth_file()
+    target = home / AUTH_FILE
+    if not auth.is_file():
+        return sandboxed(argv, settings=settings, workspace=workspace)
+    if active_policy(settings) is None:
+        # No sandbox: the agent can read what the API's user can anyway; a link keeps
+        # the one sign-in (no copy of the token lying in the homes folder).
+        if not target.is_symlink():
+            target.unlink(missing_ok=True)
+            target.symlink_to(auth)
+        return sandboxed(argv, settings=settings, workspace=workspace)
+    if target.is_symlink():
+        target.unlink()
+    target.touch(exist_ok=True)  # the mount point of the read-only bind
+    return sandboxed(argv, settings=settings, workspace=workspace, read_only=[(auth, target)])
+
+
+def codex_environment(env: dict[str, str], *, codex_home: Path) -> dict[str, str]:
+    return {**env, "CODEX_HOME": str(codex_home)}
+
+
+def start_codex_step(
+    db: Db,
+    bus: MessageBus,
+    *,
+    run: AgentRun,
+    feature: Feature,
+    relay: FeatureRelay,
+    argv: list[str],
+    env: dict[str, str],
+    workspace: Path,
+    on_exit: Callable[[], None],
+    settings: Settings,
+    ask_guidance: str = ASK_GUIDANCE,
+) -> LiveStep:
+    """A codex step: app-server started, the role prompt its first turn."""
+    codex_home = step_codex_home(settings, workspace)
+    return start_step(
+        db,
+        bus,
+        run=run,
+        feature=feature,
+        relay=relay,
+        argv=argv,
+        env=codex_environment(env, codex_home=codex_home),
+        workspace=workspace,
+        on_exit=on_exit,
+        channel_for=lambda stdin: CodexChannel(JsonLines(stdin), cwd=str(workspace.resolve())),
+        ask_guidance=ask_guidance,
+    )
