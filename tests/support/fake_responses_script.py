@@ -32,7 +32,8 @@ QUOTE_LIMIT = 400
 DIRECTIVE = re.compile(r"\[\[(bash|ask|tool|verdict):\s*(.*?)\]\]", re.DOTALL)
 #: The shell tool codex 0.171.0 offers the model, and the name of our MCP question tool.
 SHELL_TOOL = "exec_command"
-ASK_TOOL = "mcp__omakase__ask_human"
+MCP_NAMESPACE = "mcp__omakase"
+ASK_TOOL = "ask_human"
 #: Context codex adds as user messages itself (environment, AGENTS.md): not the user's words.
 CODEX_CONTEXT = re.compile(r"^\s*<(environment_context|user_instructions|turn_aborted)\b")
 
@@ -48,9 +49,13 @@ def say(words: str) -> Item:
     }
 
 
-def call(name: str, arguments: dict[str, Any]) -> Item:
-    """A function call (fresh ids each time: codex pairs the output with ``call_id``)."""
-    return {
+def call(name: str, arguments: dict[str, Any], namespace: str | None = None) -> Item:
+    """A function call (fresh ids each time: codex pairs the output with ``call_id``).
+
+    codex offers MCP tools as a ``namespace`` tool (``mcp__<server>``) holding the
+    server's functions: a call names the function and its namespace.
+    """
+    item = {
         "type": "function_call",
         "id": f"fc_{uuid.uuid4().hex[:24]}",
         "call_id": f"call_{uuid.uuid4().hex[:24]}",
@@ -58,6 +63,7 @@ def call(name: str, arguments: dict[str, Any]) -> Item:
         "arguments": json.dumps(arguments),
         "status": "completed",
     }
+    return {**item, "namespace": namespace} if namespace else item
 
 
 def shell(command: str) -> Item:
@@ -65,8 +71,10 @@ def shell(command: str) -> Item:
     return call(SHELL_TOOL, {"cmd": command})
 
 
-def ask(question: str) -> Item:
-    return call(ASK_TOOL, {"question": question})
+def ask(question: str, options: list[str] | None = None) -> Item:
+    """Our MCP server's ``ask_human``, as codex names it to the model."""
+    arguments = {"question": question, **({"options": options} if options else {})}
+    return call(ASK_TOOL, arguments, namespace=MCP_NAMESPACE)
 
 
 def _text_of(content: Any) -> str:
@@ -220,6 +228,8 @@ class Rules:
             return chosen(request)
         # Fresh ids each time.
         return [
-            call(i["name"], json.loads(i["arguments"])) if i["type"] == "function_call" else i
+            call(i["name"], json.loads(i["arguments"]), i.get("namespace"))
+            if i["type"] == "function_call"
+            else i
             for i in chosen
         ]

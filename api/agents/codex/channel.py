@@ -14,6 +14,12 @@ turns the notifications into the shared events the session decides on:
 * ``turn/completed`` → ``TurnResult`` with the turn's token usage (codex reports
   no price: ``priced=False``).
 
+The first turn waits until our MCP server has started (``mcpServer/startupStatus/
+updated`` says ``ready`` or ``failed``): codex sends the first model request at
+once, and a server still starting (a Python one takes seconds on a loaded
+machine) would leave its tools out of that request — ``ask_human`` would be an
+"unsupported call" (observed with 0.171.0).
+
 A steer that arrives as a turn ends is refused by codex ("no active turn to
 steer"); it is then sent again as ``turn/start`` with the same id, so no message
 is lost between turns.
@@ -110,9 +116,11 @@ def usage_between(total: dict[str, Any], before: dict[str, Any]) -> RunUsage:
 class CodexChannel:
     name = AGENT_NAME
 
-    def __init__(self, lines: JsonLines, *, cwd: str) -> None:
+    def __init__(self, lines: JsonLines, *, cwd: str, mcp_server: str | None = None) -> None:
         self._lines = lines
         self._cwd = cwd
+        #: The MCP server the first turn waits for (None: start at once).
+        self._mcp_pending = mcp_server
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         #: Request id → (method, params) until codex answers.
@@ -150,7 +158,7 @@ class CodexChannel:
     def _start_turn(self, text: str, uuid: str | None) -> None:
         with self._lock:
             thread_id = self._thread_id
-            if thread_id is None:
+            if thread_id is None or self._mcp_pending is not None:
                 self._waiting.append((text, uuid or "", True))
                 return
         params = rpc.TurnStartParams(threadId=thread_id, input=rpc.text_input(text))
@@ -193,7 +201,7 @@ class CodexChannel:
 
     def _flush_waiting(self) -> None:
         with self._lock:
-            ready = self._thread_id is not None
+            ready = self._thread_id is not None and self._mcp_pending is None
             waiting, self._waiting = (self._waiting, []) if ready else ([], self._waiting)
         for text, uuid, start in waiting:
             if start:
@@ -250,9 +258,11 @@ class CodexChannel:
         elif method == rpc.THREAD_START:
             with self._lock:
                 self._thread_id = str(result["thread"]["id"])
-            self._start_turn(self._prompt, None)
+                self._waiting.insert(0, (self._prompt, "", True))
+                waits = self._mcp_pending is not None
             self._flush_waiting()
-            return [Init(session_id=self._thread_id, agent=AGENT_NAME)]
+            # With an MCP server, the session line comes with its status (``_mcp_status``).
+            return [] if waits else [Init(session_id=self._thread_id, agent=AGENT_NAME)]
         elif method == rpc.TURN_START:
             self._turn_began(str(result["turn"]["id"]))
         return []
@@ -273,6 +283,8 @@ class CodexChannel:
                 with self._lock:
                     self._turn_texts.append(str(item["text"]))
             return events
+        if method == rpc.MCP_STARTUP_STATUS:
+            return self._mcp_status(params)
         if method == rpc.TOKEN_USAGE_UPDATED:
             total = (params.get("tokenUsage") or {}).get("total")
             if isinstance(total, dict):
@@ -282,6 +294,24 @@ class CodexChannel:
         if method == rpc.TURN_COMPLETED:
             return [self._turn_completed(params.get("turn") or {})]
         return [Other(kind=method)]
+
+    def _mcp_status(self, params: dict[str, Any]) -> list[Event]:
+        name, status = str(params.get("name")), str(params.get("status"))
+        with self._lock:
+            settled = name == self._mcp_pending and status in rpc.MCP_SETTLED
+            if settled:
+                self._mcp_pending = None
+        if settled:
+            self._flush_waiting()
+            detail = f": {params['error']}" if params.get("error") else ""
+            return [
+                Init(
+                    session_id=self._thread_id or "",
+                    mcp_servers={name: status + detail},
+                    agent=AGENT_NAME,
+                )
+            ]
+        return []
 
     def _turn_completed(self, turn: dict[str, Any]) -> TurnResult:
         status = str(turn.get("status", ""))

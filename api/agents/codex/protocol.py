@@ -8,7 +8,8 @@ schema the pinned CLI writes itself —
 ``v2/TurnInterruptParams.json``, ``v2/ItemStartedNotification.json`` (``ThreadItem``),
 ``v2/TurnCompletedNotification.json`` (``Turn``, ``TurnStatus``, ``TurnError``),
 ``v2/ThreadTokenUsageUpdatedNotification.json`` (``TokenUsageBreakdown``),
-``ServerNotification.json`` / ``ServerRequest.json`` for the method names).
+``ServerNotification.json`` / ``ServerRequest.json`` for the method names and
+``McpServerStatusUpdatedNotification``).
 Regenerate and compare when the pinned version changes.
 
 The wire is JSON-RPC 2.0 without the ``"jsonrpc"`` member, one object a line.
@@ -36,6 +37,10 @@ ITEM_STARTED = "item/started"
 ITEM_COMPLETED = "item/completed"
 TOKEN_USAGE_UPDATED = "thread/tokenUsage/updated"  # noqa: S105 (a method name)
 ERROR = "error"
+#: ``McpServerStatusUpdatedNotification`` {name, status: McpServerStartupState, error}.
+MCP_STARTUP_STATUS = "mcpServer/startupStatus/updated"
+#: ``McpServerStartupState`` values after which the server's fate is known.
+MCP_SETTLED = frozenset({"ready", "failed", "cancelled"})
 
 #: ``ThreadItem.type`` values the runner reads.
 USER_MESSAGE = "userMessage"

@@ -124,6 +124,8 @@ def start_codex_step(
         env=codex_environment(env, codex_home=codex_home),
         workspace=workspace,
         on_exit=on_exit,
-        channel_for=lambda stdin: CodexChannel(JsonLines(stdin), cwd=str(workspace.resolve())),
+        channel_for=lambda stdin: CodexChannel(
+            JsonLines(stdin), cwd=str(workspace.resolve()), mcp_server=SERVER_NAME
+        ),
         ask_guidance=ask_guidance,
     )

@@ -17,6 +17,8 @@ requests, never from timing:
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from tests.api.agents.codex.conftest import (
@@ -31,7 +33,7 @@ from tests.api.agents.codex.conftest import (
 )
 from tests.api.agents.conftest import Agents
 from tests.support.fake_responses import FakeResponses
-from tests.support.fake_responses_script import Rule, Rules, shell
+from tests.support.fake_responses_script import Rule, Rules, ask, say, shell
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(CODEX_TEST_TIMEOUT_S)]
 
@@ -102,3 +104,58 @@ def test_a_steer_during_a_command_reaches_the_next_model_request_of_the_step(
     assert "the person's sign-in" in architect.last_tool_output
     workspace = codex_agents.workspaces / feature["id"]
     assert not (workspace / ".codex").exists()
+
+
+def seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def test_ask_then_interrupt_then_a_review_cycle(codex_agents: Agents, model: FakeResponses) -> None:
+    marker = "codex-ask-interrupt"
+    answered = lambda r: role_turn("coder", marker)(r) and "Postgres" in r.last_tool_output  # noqa: E731
+    model.responder = Rules(
+        Rule(opening("coder", marker), [ask("SQLite or Postgres?", ["SQLite", "Postgres"])]),
+        Rule(answered, [shell("sleep 60")]),
+        Rule(opening("reviewer", marker), [say("REQUEST_CHANGES\n\nAdd an index.")]),
+    )
+    feature = codex_agents.new_feature("Store the orders.", name=f"Orders {marker}")
+    coder = codex_agents.wait_active(feature, "coder")
+
+    # The question over MCP: in the thread, the run waiting; the chat's answer is the result.
+    def asked() -> dict[str, object] | None:
+        found = [m for m in codex_agents.messages(coder["id"]) if m["type"] == "question"]
+        return found[0] if found else None
+
+    shown = wait_long(asked, "the question in the thread")
+    assert (shown["content"], shown["options"]) == ("SQLite or Postgres?", ["SQLite", "Postgres"])
+    assert run_of(codex_agents, coder["id"])["status"] == "waiting"
+    reply = post(codex_agents, coder["id"], "Postgres")
+    assert reply["replyTo"] == shown["id"]
+    model.wait_for_request(answered, timeout=60)
+
+    # Interrupt the 60 s command: the message reaches the model at once, in the same step.
+    wait_long(lambda: run_of(codex_agents, coder["id"])["status"] == "coding", "the command")
+    message = post(codex_agents, coder["id"], "Stop that, use an index", mode="interrupt")
+    reached = model.wait_for_text("Stop that, use an index", timeout=30)
+    assert role_turn("coder", marker)(reached)
+    wait_long(
+        lambda: notices(codex_agents, coder["id"], message["id"]) == ["sent", "delivered"],
+        "the interrupt message's echo",
+    )
+
+    finished = codex_agents.wait_finished(feature)
+    assert finished["status"] == "passing", finished
+    runs = codex_agents.runs(feature)
+    assert [(r["role"], r["status"]) for r in runs] == [
+        ("architect", "completed"),
+        ("coder", "completed"),
+        ("reviewer", "completed"),
+        ("coder", "completed"),
+        ("reviewer", "completed"),
+        ("tester", "completed"),
+    ]
+    assert runs[2]["outputSummary"].startswith("Requested changes")
+    first_coder = runs[1]
+    assert first_coder["attempt"] == 1  # an interrupted turn is not a failure
+    assert seconds_between(first_coder["startedAt"], first_coder["completedAt"]) < 60
+    assert "▸ mcp__omakase__ask_human: SQLite or Postgres?" in logs(codex_agents, coder["id"])
