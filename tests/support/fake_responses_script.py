@@ -35,7 +35,9 @@ SHELL_TOOL = "exec_command"
 MCP_NAMESPACE = "mcp__omakase"
 ASK_TOOL = "ask_human"
 #: Context codex adds as user messages itself (environment, AGENTS.md): not the user's words.
-CODEX_CONTEXT = re.compile(r"^\s*<(environment_context|user_instructions|turn_aborted)\b")
+CODEX_CONTEXT = re.compile(
+    r"^\s*(<(environment_context|user_instructions|turn_aborted)\b|# AGENTS\.md instructions)"
+)
 
 
 def say(words: str) -> Item:

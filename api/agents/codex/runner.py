@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from api.agents.codex.channel import CodexChannel
+from api.agents.guidance import CLAUDE_FILE, extract_section, write_atomically
 from api.agents.live.channel import JsonLines
 from api.agents.live.step import LiveStep
 from api.agents.live.step import start_live_step as start_step
@@ -45,6 +46,8 @@ from infra.codex_cli import default_codex_bin
 #: The step's CODEX_HOME, inside the feature's HOME (``SandboxPolicy.home_for``).
 CODEX_HOME_DIR = ".codex"
 AUTH_FILE = "auth.json"
+#: Codex's global instructions file in its CODEX_HOME (read at each thread start).
+INSTRUCTIONS_FILE = "AGENTS.md"
 
 
 def codex_argv(settings: Settings, *, mcp_env: dict[str, str]) -> list[str]:
@@ -94,6 +97,24 @@ def codex_command(settings: Settings, *, env: dict[str, str], workspace: Path) -
     return sandboxed(argv, settings=settings, workspace=workspace, read_only=[(auth, target)])
 
 
+def give_guidance(workspace: Path, codex_home: Path) -> None:
+    """The feature's user guidance, where codex reads it: ``$CODEX_HOME/AGENTS.md``.
+
+    The pipeline writes the guidance section (every user message of the feature
+    so far, fenced) for Claude Code, which reads CLAUDE.md by itself; codex reads
+    AGENTS.md instead, and its global one lives in CODEX_HOME — outside the
+    workspace, so nothing of ours lands in the user's repository.
+    """
+    source = workspace / CLAUDE_FILE
+    document = source.read_text(encoding="utf-8") if source.is_file() else ""
+    section = extract_section(document)
+    target = codex_home / INSTRUCTIONS_FILE
+    if section is None:
+        target.unlink(missing_ok=True)
+    else:
+        write_atomically(target, section + "\n")
+
+
 def codex_environment(env: dict[str, str], *, codex_home: Path) -> dict[str, str]:
     return {**env, "CODEX_HOME": str(codex_home)}
 
@@ -114,6 +135,7 @@ def start_codex_step(
 ) -> LiveStep:
     """A codex step: app-server started, the role prompt its first turn."""
     codex_home = step_codex_home(settings, workspace)
+    give_guidance(workspace, codex_home)
     return start_step(
         db,
         bus,
