@@ -110,6 +110,7 @@ def usage_between(total: dict[str, Any], before: dict[str, Any]) -> RunUsage:
         output_tokens=grown("outputTokens"),
         cache_read_tokens=grown("cachedInputTokens"),
         cache_creation_tokens=grown("cacheWriteInputTokens"),
+        priced=False,  # codex reports tokens, never a price
     )
 
 
@@ -245,8 +246,7 @@ class CodexChannel:
                     subtype="error",
                     is_error=True,
                     text=f"{method}: {text}",
-                    usage=RunUsage(),
-                    priced=False,
+                    usage=RunUsage(priced=False),
                 )
             ]
         if method == rpc.INITIALIZE:
@@ -323,6 +323,6 @@ class CodexChannel:
             self._usage_reported = self._usage_total
         error = turn.get("error")
         if status == "completed":
-            return TurnResult(COMPLETED, False, texts[-1] if texts else "", usage, priced=False)
+            return TurnResult(COMPLETED, False, texts[-1] if texts else "", usage)
         detail = str(error.get("message", "")) if isinstance(error, dict) else ""
-        return TurnResult(status, status == "failed", detail, usage, priced=False)
+        return TurnResult(status, status == "failed", detail, usage)

@@ -66,9 +66,6 @@ class TurnResult:
     def ok(self) -> bool:
         return self.subtype == SUCCESS_SUBTYPE and not self.is_error
 
-    #: Whether ``usage.cost_usd`` is a price the agent reported (else tokens only).
-    priced: bool = True
-
 
 @dataclass(frozen=True, slots=True)
 class ControlResponse:
@@ -119,7 +116,7 @@ def log_lines(event: Event) -> list[str]:
         return []
     if isinstance(event, TurnResult):
         usage = event.usage
-        cost = f"${usage.cost_usd:.4f}" if event.priced else "no price known"
+        cost = f"${usage.cost_usd:.4f}" if usage.priced else "no price known"
         return [
             f"■ turn ended: {event.subtype} · {usage.input_tokens} in / "
             f"{usage.output_tokens} out tokens · {cost}"
