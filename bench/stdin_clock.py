@@ -1,4 +1,9 @@
-"""Bench-only wrapper of the Claude Code CLI: records when each input line reaches the agent.
+"""Bench-only wrapper of an agent CLI: records when each input line reaches the agent.
+
+It wraps Claude Code, or codex when ``STDIN_CLOCK_CLI=codex``. The id recorded is
+the line's ``uuid`` (Claude Code's stream-json) or its ``params.clientUserMessageId``
+(codex app-server's ``turn/steer`` / ``turn/start``): both are derived from the
+message id (``api.agents.live.session.message_uuid``).
 
 ``OMAKASE_CLAUDE_BIN=<python> -m bench.stdin_clock`` is not a single path, so the
 bench points the runner at a tiny shell script that execs this module. Every
@@ -17,21 +22,34 @@ import threading
 import time
 
 from infra.claude_cli import default_claude_bin
+from infra.codex_cli import default_codex_bin
+
+
+def line_id(line: bytes) -> str:
+    try:
+        payload = json.loads(line)
+    except ValueError:
+        return ""
+    if not isinstance(payload, dict):
+        return ""
+    params = payload.get("params")
+    if isinstance(params, dict) and params.get("clientUserMessageId"):
+        return str(params["clientUserMessageId"])
+    return str(payload.get("uuid", ""))
 
 
 def main() -> int:
     clock = open(os.environ["STDIN_CLOCK_FILE"], "a", buffering=1)  # noqa: SIM115
-    child = subprocess.Popen([default_claude_bin(), *sys.argv[1:]], stdin=subprocess.PIPE)
+    codex = os.environ.get("STDIN_CLOCK_CLI") == "codex"
+    binary = default_codex_bin() if codex else default_claude_bin()
+    child = subprocess.Popen([binary, *sys.argv[1:]], stdin=subprocess.PIPE)
     assert child.stdin is not None
 
     def forward() -> None:
         assert child.stdin is not None
         for line in sys.stdin.buffer:
             arrived = time.time()
-            try:
-                uuid = str(json.loads(line).get("uuid", ""))
-            except ValueError:
-                uuid = ""
+            uuid = line_id(line)
             child.stdin.write(line)
             child.stdin.flush()
             clock.write(f"{arrived:.6f} {uuid}\n")
