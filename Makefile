@@ -14,14 +14,14 @@ FONT_FILES := instrument-serif/files/instrument-serif-latin-400-normal \
   jetbrains-mono/files/jetbrains-mono-latin-400-normal \
   jetbrains-mono/files/jetbrains-mono-latin-600-normal
 
-.PHONY: run test setup lint typecheck pytest chromium bubblewrap clean bench
+.PHONY: run test setup lint typecheck pytest chromium bubblewrap git clean bench
 
 run: setup
 	$(PY) -m infra.run_local
 
 test: setup chromium lint typecheck pytest
 
-setup: $(STAMPS)/python $(STAMPS)/node $(FONTS_DIR)/.installed bubblewrap
+setup: $(STAMPS)/python $(STAMPS)/node $(FONTS_DIR)/.installed bubblewrap git
 
 $(STAMPS)/python: requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -56,6 +56,14 @@ bubblewrap:
 	  echo "installing Debian's bubblewrap"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq bubblewrap >/dev/null; \
+	fi
+
+# Debian's git (≥ 2.38 for merge-tree --write-tree): clones, pushes and merges (docs/REPOSITORY.md).
+git:
+	@if ! command -v git >/dev/null 2>&1; then \
+	  echo "installing Debian's git"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq git >/dev/null; \
 	fi
 
 lint:

@@ -24,6 +24,7 @@ from api.store.errors import (
     NotFoundError,
     StoreError,
     StoreUnavailableError,
+    UpstreamError,
 )
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorDetail, "description": "The project, feature or run does not exist."},
     413: {"model": ErrorDetail, "description": "The request body is too large."},
     422: {"model": ErrorDetail, "description": "Invalid input; the sentence says which."},
+    502: {"model": ErrorDetail, "description": "A git remote refused or failed; git's words."},
     503: {"model": ErrorDetail, "description": "The store is unreachable or busy (Retry-After)."},
 }
 
@@ -60,6 +62,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[StoreError], int], ...] = (
     (ConditionFailed, 409),
     (InvalidInputError, 422),
     (StoreUnavailableError, 503),
+    (UpstreamError, 502),
 )
 
 _PLACE = {

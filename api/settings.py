@@ -86,6 +86,16 @@ class Settings(BaseSettings):
     #: More paths hidden from sandboxed agents (files or folders), besides ``.data/``.
     sandbox_hide: list[Path] = Field(default_factory=list)
 
+    #: The git CLI (clone, fetch, push, merge in the user's work tree; api/git/cli.py).
+    git_bin: str = "git"
+    #: Longest a git command that talks to a remote (clone, fetch, push) may take.
+    git_timeout_seconds: float = Field(default=120.0, gt=0.0)
+    #: Longest the reachability check of a git URL on project create may take.
+    git_check_timeout_seconds: float = Field(default=15.0, gt=0.0)
+    #: A diff answer past this many bytes lists its files and says the patch is too
+    #: large to show (the whole patch stays downloadable with ``?download=1``).
+    diff_max_bytes: int = Field(default=1_000_000, ge=1_000)
+
     #: Monitor loop period (process status, new user messages, inbox).
     monitor_interval_seconds: float = Field(default=5.0, gt=0.0)
     #: Stream hub poll period for writes made by other API processes.

@@ -188,3 +188,24 @@ Name = Annotated[
 ]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4_000)]
 EntityId = Annotated[str, StringConstraints(pattern=ENTITY_ID_PATTERN)]
+
+
+class RunUsage(CamelModel):
+    """What an agent reported its work cost (Claude Code's ``result`` events), summed."""
+
+    turns: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def plus(self, other: RunUsage) -> RunUsage:
+        return RunUsage(
+            turns=self.turns + other.turns,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_creation_tokens=self.cache_creation_tokens + other.cache_creation_tokens,
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+        )

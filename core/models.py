@@ -39,9 +39,11 @@ from core.model_types import (
     MessageType,
     Name,
     ReceiptState,
+    RunUsage,
     iso,
     utc_now,
 )
+from core.repo_models import BranchName, RepositoryText, RunChanges
 
 __all__ = [
     "CLIENT_ID_PATTERN",
@@ -92,6 +94,10 @@ class ProjectCreate(InputModel):
     name: Name
     description: Description = ""
     max_concurrency: int = Field(default=2, ge=1, le=16)
+    #: A local git work tree (absolute path) or a git URL; none: a new repository per feature.
+    repository: RepositoryText | None = None
+    #: Default: the repository's default branch.
+    base_branch: BranchName | None = None
 
 
 class Project(CamelModel):
@@ -100,6 +106,8 @@ class Project(CamelModel):
     description: str = ""
     max_concurrency: int = 2
     created_at: str
+    repository: str | None = None
+    base_branch: str | None = None
 
 
 class FeatureCreate(InputModel):
@@ -123,6 +131,12 @@ class Feature(CamelModel):
     current_step: int = 0
     current_run_id: str | None = None
     error_message: str | None = None
+    #: ``omakase/<slug>-<short id>``, set when its workspace is first made.
+    branch: str | None = None
+    base_commit: str | None = None
+    head_commit: str | None = None
+    merged_at: str | None = None
+    merged_commit: str | None = None
 
 
 class Agent(CamelModel):
@@ -142,30 +156,6 @@ class Agent(CamelModel):
 
 
 # --- agent runs ---------------------------------------------------------------------
-
-
-class RunUsage(CamelModel):
-    """What an agent reported its work cost (Claude Code's ``result`` events), summed."""
-
-    turns: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_creation_tokens: int = 0
-    cost_usd: float = 0.0
-    #: False when the agent reports tokens but no price (codex): ``cost_usd`` means nothing.
-    priced: bool = True
-
-    def plus(self, other: RunUsage) -> RunUsage:
-        return RunUsage(
-            turns=self.turns + other.turns,
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
-            cache_creation_tokens=self.cache_creation_tokens + other.cache_creation_tokens,
-            cost_usd=round(self.cost_usd + other.cost_usd, 6),
-            priced=self.priced and other.priced,
-        )
 
 
 class AgentRun(CamelModel):
@@ -199,6 +189,8 @@ class AgentRun(CamelModel):
     waiting_seconds: float = 0.0
     #: The last message ``check_messages`` returned (its inbox-channel position).
     mcp_cursor: str | None = None
+    #: What the step changed on the feature's branch (None: no change, or not yet committed).
+    changes: RunChanges | None = None
 
     @property
     def is_active(self) -> bool:
@@ -254,11 +246,22 @@ class DeliveryReceipt(CamelModel):
     reason: str | None = None
     #: When the message was written to a live agent's input (state ``sent``).
     sent_at: str | None = None
+    #: The commit of the step that took the message (once that step committed).
+    commit: str | None = None
 
 
 #: Message id prefixes the service mints (delivery notices, status notices, live
 #: output, questions): a client id with one could take the id of a notice to come.
-RESERVED_ID_PREFIXES: tuple[str, ...] = ("rcpt-", "nodl-", "notice-", "live-", "ask-")
+RESERVED_ID_PREFIXES: tuple[str, ...] = (
+    "rcpt-",
+    "nodl-",
+    "notice-",
+    "live-",
+    "ask-",
+    "cmt-",
+    "commit-",
+    "push-",
+)
 
 
 class MessageCreate(InputModel):

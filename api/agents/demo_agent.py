@@ -8,8 +8,8 @@ out of the box and the tests can check every promise of the relay:
 * reports its phases with its run-scoped token (thinking → coding/reviewing/testing);
 * replies "Got it — …" in the chat to every message relayed to it
   (``OMAKASE_USER_MESSAGES``) and to every message that shows up in its
-  mid-step inbox (``.omakase/inbox.json``) while it works;
-* writes what it received to ``.omakase/received-<step>-<attempt>.json``
+  mid-step inbox (``$OMAKASE_STATE_DIR/inbox.json``) while it works;
+* writes what it received to ``$OMAKASE_STATE_DIR/received-<step>-<attempt>.json``
   (messages, inbox messages, the CLAUDE.md guidance section), so tests assert
   from files rather than from timing.
 
@@ -204,8 +204,14 @@ class DemoAgent:
 
     # --- files --------------------------------------------------------------------
 
+    @property
+    def state(self) -> Path:
+        """The service's state folder for this feature (outside the workspace, which is
+        the repository: nothing of ours may land in a commit)."""
+        return Path(self.env.get("OMAKASE_STATE_DIR") or self.workspace / ".omakase")
+
     def save(self) -> None:
-        folder = self.workspace / ".omakase"
+        folder = self.state
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"received-{self.step}-{self.attempt}.json"
         temporary = path.with_suffix(".tmp")
@@ -213,7 +219,7 @@ class DemoAgent:
         temporary.replace(path)
 
     def read_inbox(self) -> list[dict[str, Any]]:
-        path = self.workspace / ".omakase" / "inbox.json"
+        path = self.state / "inbox.json"
         try:
             records = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -253,7 +259,7 @@ class DemoAgent:
 
     def run(self) -> int:
         messages = json.loads(self.env.get("OMAKASE_USER_MESSAGES") or "[]")
-        claude = self.workspace / CLAUDE_FILE
+        claude = Path(self.env.get("OMAKASE_GUIDANCE_FILE") or self.workspace / CLAUDE_FILE)
         section = extract_section(claude.read_text(encoding="utf-8")) if claude.exists() else None
         self.received = {
             "runId": self.env["OMAKASE_RUN_ID"],
@@ -302,7 +308,7 @@ class DemoAgent:
             print(f"{self.name}: deliberate failure (demo marker)", file=sys.stderr, flush=True)
             return EXIT_FAILED
         if self.role == "reviewer" and self.has_marker("request-changes"):
-            flag = self.workspace / ".omakase" / "changes-requested"
+            flag = self.state / "changes-requested"
             if not flag.exists():
                 flag.write_text(self.env["OMAKASE_RUN_ID"] + "\n")
                 self.say("requesting changes: please handle the empty-input case")

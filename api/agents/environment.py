@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api.agents.home import AgentHome
 from api.auth import mint_agent_token
 from api.settings import RunnerKind, Settings
 from core.agents import persona
@@ -32,7 +33,7 @@ KEPT_VARIABLES = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
 MAX_ENV_MESSAGES_BYTES = 100_000
 #: The smallest share of a message's content kept when clipping.
 MIN_CLIPPED_CHARS = 50
-MESSAGES_FILE = ".omakase/user-messages.json"
+MESSAGES_FILE = "$OMAKASE_USER_MESSAGES_FILE"
 DEMO_MODULE = "api.agents.demo_agent"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,13 +110,13 @@ def step_environment(
             "OMAKASE_STEP": str(run.step),
             "OMAKASE_ATTEMPT": str(run.attempt),
             "OMAKASE_USER_MESSAGES": messages_env_value(launch.user_messages),
-            "OMAKASE_USER_MESSAGES_FILE": str(launch.workspace / MESSAGES_FILE),
             "OMAKASE_WORKSPACE": str(launch.workspace),
             "OMAKASE_DEMO_STEP_SECONDS": str(settings.demo_step_seconds),
             "OMAKASE_ASK_TIMEOUT_SECONDS": str(settings.ask_timeout_seconds),
             "PYTHONUNBUFFERED": "1",
         }
     )
+    env.update(AgentHome.of(launch.workspace).environment())
     if settings.runner is RunnerKind.DEMO:
         # The demo agent is a module of this repository; the workspace is its cwd.
         existing = base.get("PYTHONPATH")

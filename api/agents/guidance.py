@@ -26,7 +26,7 @@ MAX_GUIDANCE_CHARS = 16_000
 MAX_MESSAGE_CHARS_IN_GUIDANCE = 8_000
 TRUNCATED = "\n…[truncated]"
 CLAUDE_FILE = "CLAUDE.md"
-INBOX_RELATIVE = ".omakase/inbox.md"
+INBOX_RELATIVE = "$OMAKASE_STATE_DIR/inbox.md"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +142,9 @@ def write_atomically(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
-def write_guidance(workspace: Path, section: str) -> Path:
-    """Put the section into ``<workspace>/CLAUDE.md`` (created if missing)."""
-    path = workspace / CLAUDE_FILE
+def write_guidance(path: Path, section: str) -> Path:
+    """Put the section into the guidance file ``path`` (``AgentHome.guidance``: Claude Code's
+    user memory, outside the workspace), created if missing."""
     current = path.read_text(encoding="utf-8") if path.exists() else ""
     write_atomically(path, replace_section(current, section))
     return path

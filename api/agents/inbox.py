@@ -84,9 +84,10 @@ def inbox_records(messages: list[AgentMessage]) -> list[dict[str, str]]:
     ]
 
 
-def write_inbox(workspace: Path, messages: list[AgentMessage]) -> None:
-    """Rewrite both inbox files (JSON first: a reader of the .md never sees newer JSON)."""
-    folder = workspace / INBOX_DIR
+def write_inbox(state: Path, messages: list[AgentMessage]) -> None:
+    """Rewrite both inbox files in the step's state folder (``AgentHome.state``, outside the
+    workspace); JSON first: a reader of the .md never sees newer JSON."""
+    folder = state
     kept, _ = select_for_inbox(messages)
     write_atomically(folder / INBOX_JSON, json.dumps(inbox_records(kept), indent=2) + "\n")
     write_atomically(folder / INBOX_MARKDOWN, render_inbox(messages))

@@ -8,10 +8,11 @@ pass its own environment to stdio servers (they differ).
 
 * the ``claude`` runner passes ``mcp_config(...)`` with ``--mcp-config <json>
   --strict-mcp-config`` and allows ``ALLOWED_MCP_TOOLS``;
-* the ``command`` runner writes ``write_agent_configs(...)`` into the workspace
-  at each step start: ``.mcp.json`` (+ ``.claude/settings.local.json`` enabling
-  it) for Claude Code, ``.codex/config.toml`` for Codex, ``.gemini/settings.json``
-  for Gemini CLI. Existing files keep their other entries.
+* the ``command`` runner writes ``write_agent_configs(...)`` into the step's home
+  (``api.agents.home``; never the workspace, which is the person's repository) at
+  each step start: ``$CLAUDE_CONFIG_DIR/.claude.json`` for Claude Code,
+  ``$CODEX_HOME/config.toml`` for Codex, ``~/.gemini/settings.json`` for Gemini
+  CLI. Existing files keep their other entries.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from api.agents.home import AgentHome
 from api.settings import RunnerKind, Settings
 
 SERVER_NAME = "omakase"
@@ -148,31 +150,26 @@ def codex_inline_table(entry: dict[str, Any], *, timeout_s: int) -> str:
     return _toml_value(table)
 
 
-def write_agent_configs(workspace: Path, *, python: str, env: dict[str, str]) -> list[Path]:
-    """Write the server's entry into every common agent CLI's config in ``workspace``."""
+def write_agent_configs(home: AgentHome, *, python: str, env: dict[str, str]) -> list[Path]:
+    """Write the server's entry into every common agent CLI's *user* config in the step's
+    home (never the workspace: the person's ``.mcp.json`` or ``.codex/`` stay theirs)."""
     entry = server_entry(python=python, env=env)
     timeout_s = tool_timeout_s(env)
-    claude = workspace / ".mcp.json"
+    # Claude Code's user-scope servers (``$CLAUDE_CONFIG_DIR/.claude.json``): no approval prompt.
+    claude = home.claude_dir / ".claude.json"
     _merge_json(claude, "mcpServers", entry)
-    # Project servers need approval in Claude Code; this enables ours without a prompt.
-    approvals = workspace / ".claude" / "settings.local.json"
-    document = _read_json(approvals)
-    enabled = document.get("enabledMcpjsonServers")
-    names = [n for n in (enabled if isinstance(enabled, list) else []) if n != SERVER_NAME]
-    document["enabledMcpjsonServers"] = [*names, SERVER_NAME]
-    _write_private(approvals, json.dumps(document, indent=2) + "\n")
-    codex = workspace / ".codex" / "config.toml"
+    codex = home.codex_home / "config.toml"
     current = codex.read_text(encoding="utf-8") if codex.exists() else ""
     kept = _CODEX_SECTION.sub("", current).rstrip()
     _write_private(
         codex, (kept + "\n\n" if kept else "") + codex_section(entry, timeout_s=timeout_s)
     )
-    gemini = workspace / ".gemini" / "settings.json"
+    gemini = home.path / ".gemini" / "settings.json"
     _merge_json(gemini, "mcpServers", {**entry, "timeout": timeout_s * 1000, "trust": True})
-    return [claude, approvals, codex, gemini]
+    return [claude, codex, gemini]
 
 
 def write_step_mcp_files(settings: Settings, workspace: Path, env: dict[str, str]) -> None:
     """The ``command`` runner's step start: the config files any agent CLI reads."""
     if settings.runner is RunnerKind.COMMAND:
-        write_agent_configs(workspace, python=sys.executable, env=env)
+        write_agent_configs(AgentHome.of(workspace).make(), python=sys.executable, env=env)

@@ -21,13 +21,13 @@ from typing import Protocol
 from anyio import to_thread
 
 from api.agents.environment import (
-    MESSAGES_FILE,
     RunnerConfigError,
     StepLaunch,
     step_argv,
     step_environment,
 )
 from api.agents.guidance import StepContext, render_section, write_atomically, write_guidance
+from api.agents.home import AgentHome
 from api.agents.inbox import write_inbox
 from api.agents.live.runners import is_live, live_command, start_live_step
 from api.agents.live.step import LiveStep
@@ -35,8 +35,10 @@ from api.agents.mcp_config import write_step_mcp_files
 from api.agents.plan import Checkpoint, Decision, Outcome, decide
 from api.agents.process import StepProcess
 from api.agents.relay import FeatureRelay
+from api.agents.repository import FeatureRepository, StepStart
 from api.agents.sandbox import sandboxed
 from api.agents.steps import ActiveStep, StepNotStarted, outcome_of
+from api.git.cli import GitError
 from api.services.bus import MessageBus
 from api.services.status import announce, report_status
 from api.settings import RunnerKind, Settings
@@ -106,10 +108,25 @@ class FeaturePipeline:
         #: Ids of the messages the workspace's inbox file lists now.
         self.inbox_ids: tuple[str, ...] = ()
         self.workspace = host.workspace_root / self.feature.id
+        self.home = AgentHome.of(self.workspace)
+        self._repository: FeatureRepository | None = None
 
     @property
     def feature_id(self) -> str:
         return self.feature.id
+
+    @property
+    def repository(self) -> FeatureRepository:
+        """The feature's branch and workspace (made at first use: it reads the project)."""
+        if self._repository is None:
+            self._repository = FeatureRepository(
+                self.host.db,
+                self.host.bus,
+                self.host.settings,
+                feature=self.feature,
+                workspace=self.workspace,
+            )
+        return self._repository
 
     # --- the loop -------------------------------------------------------------------
 
@@ -142,7 +159,6 @@ class FeaturePipeline:
             if run.is_active:
                 self._fail_quietly(run.id, self.takeover_error)
                 self.set_agent_idle(run, AgentStatus.STOPPED)
-        self.workspace.mkdir(parents=True, exist_ok=True)
         if current.run_id is None:
             return Decision(next=current)
         run = get_run(self.host.db, run_id=current.run_id)
@@ -221,20 +237,27 @@ class FeaturePipeline:
             current_run_id=run.id,
             current_feature_id=self.feature_id,
         )
+        try:
+            start = self.repository.begin(run)
+        except (GitError, OSError) as error:
+            message = f"Could not prepare the workspace: {error}"
+            self._fail_quietly(run.id, message)
+            self._agent_after(run, Outcome.FAILED)
+            return StepNotStarted(Outcome.FAILED, message)
         batch = self.relay.batch_for_step()
         records = [self.relay.record(m, run) for m in batch]
-        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.home.make()
         context = StepContext(
             agent_name=persona(run.role).name,
             role=run.role.value,
             step=run.step,
             feature_name=self.feature.name,
         )
-        write_guidance(self.workspace, render_section(context, self.relay.guidance()))
-        write_inbox(self.workspace, [])
+        write_guidance(self.home.guidance, render_section(context, self.relay.guidance()))
+        write_inbox(self.home.state, [])
         self.inbox_ids = ()
         write_atomically(
-            self.workspace / MESSAGES_FILE,
+            self.home.user_messages,
             json.dumps(records, indent=2, ensure_ascii=False) + "\n",
         )
         launch = StepLaunch(
@@ -249,11 +272,14 @@ class FeaturePipeline:
                 settings, agent_secret=self.host.agent_secret, launch=launch, base=dict(os.environ)
             )
             write_step_mcp_files(settings, self.workspace, env)
+            hidden = self.repository.hidden()
             # A live CLI and the MCP server it starts share the step's sandbox.
             argv = (
-                live_command(settings, env=env, workspace=self.workspace)
+                live_command(settings, env=env, workspace=self.workspace, hide=hidden)
                 if live_runner
-                else sandboxed(step_argv(settings), settings=settings, workspace=self.workspace)
+                else sandboxed(
+                    step_argv(settings), settings=settings, workspace=self.workspace, hide=hidden
+                )
             )
             if live_runner:
                 live = start_live_step(
@@ -289,11 +315,16 @@ class FeaturePipeline:
             future=future,
             loop=loop,
             live=live,
+            commit=lambda: self._commit(run, start, process),
         )
         holder.append(step)
         self.active = step
         self.host.register(step)
         return step
+
+    def _commit(self, run: AgentRun, start: StepStart, process: StepProcess) -> None:
+        """The step's end, whatever its outcome: its work becomes a commit on the branch."""
+        self.repository.end(run, start, say=process.pump.system)
 
     def refresh_inbox(self) -> None:
         """Monitor tick: poll the feature's user messages; keep the running step's inbox
@@ -307,7 +338,7 @@ class FeaturePipeline:
             messages = self.relay.deliver_to_inbox(step.run)
             ids = tuple(m.id for m in messages)
             if ids != self.inbox_ids:  # what the file holds (emptied at each step start)
-                write_inbox(self.workspace, messages)
+                write_inbox(self.home.state, messages)
                 self.inbox_ids = ids
 
     def _wake(self, holder: list[ActiveStep]) -> None:

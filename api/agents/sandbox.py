@@ -29,6 +29,7 @@ the agent stays in the process group that cancel and timeout signal.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -40,6 +41,7 @@ from functools import cache
 from pathlib import Path
 
 from api.agents.environment import REPO_ROOT, RunnerConfigError
+from api.agents.home import AgentHome
 from api.settings import SandboxMode, Settings
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,6 @@ log = logging.getLogger(__name__)
 #: The local engine's data and the operator token file (``infra/run_local.py``).
 DATA_DIR = REPO_ROOT / ".data"
 #: Per-feature HOME folders live here, inside the workspace root, beside the workspaces.
-HOMES_DIR = ".homes"
 #: Credential stores in the API user's home that an agent has no business reading.
 HOME_SECRETS = (
     ".aws",
@@ -91,7 +92,7 @@ class SandboxPolicy:
 
     def home_for(self, workspace: Path) -> Path:
         """The feature's HOME: outside its workspace, so agent caches never land in the work."""
-        return self.workspace_root / HOMES_DIR / workspace.name
+        return AgentHome.of(workspace).path
 
 
 def policy_for(settings: Settings, *, user_home: Path | None = None) -> SandboxPolicy:
@@ -269,16 +270,33 @@ def active_policy(settings: Settings) -> SandboxPolicy | None:
     return None
 
 
+def hideable(path: Path, *, workspace: Path) -> bool:
+    """A path may be hidden unless that would hide what the step needs: its workspace,
+    the service's code or interpreter (a person's repository holding the checkout)."""
+    path = path.resolve()
+    needed = (workspace.resolve(), REPO_ROOT, Path(sys.prefix).resolve())
+    return not any(item == path or item.is_relative_to(path) for item in needed)
+
+
 def sandboxed(
     argv: Sequence[str],
     *,
     settings: Settings,
     workspace: Path,
+    hide: Sequence[Path] = (),
     read_only: Sequence[tuple[Path, Path]] = (),
 ) -> list[str]:
-    """The command line a step runs: ``argv`` in the sandbox the settings ask for."""
+    """The command line a step runs: ``argv`` in the sandbox the settings ask for.
+
+    ``hide``: more paths for this step only (the person's repository: an agent sees
+    its workspace, never the repository the service commits into). ``read_only``:
+    (source, target) files shown read-only at target (a codex sign-in).
+    """
     policy = active_policy(settings)
     if policy is None:
         return list(argv)
+    extra = tuple(p.resolve() for p in hide if hideable(p, workspace=workspace))
+    if extra:
+        policy = dataclasses.replace(policy, hidden=(*policy.hidden, *extra))
     policy.home_for(workspace.resolve()).mkdir(parents=True, exist_ok=True)
     return sandbox_argv(argv, workspace=workspace, policy=policy, read_only=read_only)

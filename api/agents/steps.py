@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,8 @@ class ActiveStep:
     loop: asyncio.AbstractEventLoop
     #: The live session of a claude or codex step (None for the demo and command runners).
     live: LiveStep | None = None
+    #: Commits the step's work on the feature's branch (``FeaturePipeline._commit``).
+    commit: Callable[[], None] | None = None
     #: Set once the monitor (or shutdown, or cancel) has started concluding the step.
     concluding: bool = False
     detail: str = field(default="")
@@ -133,6 +136,20 @@ def _report(
     return get_run(db, run_id=run_id)
 
 
+def _commit(step: ActiveStep) -> str | None:
+    """Commit the step's work; the sentence a failed commit fails the step with (else None)."""
+    if step.commit is None:
+        return None
+    try:
+        step.commit()
+    except Exception as error:  # a broken workspace must fail the step, not the monitor
+        log.warning("run %s: could not commit the step's work", step.run.id, exc_info=True)
+        message = f"Could not commit the step's work: {error}"
+        step.process.pump.system("✖ " + message)
+        return message
+    return None
+
+
 def conclude(
     db: Db, bus: MessageBus, step: ActiveStep, *, timed_out: bool = False, error: str | None = None
 ) -> Outcome:
@@ -149,6 +166,7 @@ def conclude(
         step.process.stop()  # children the agent left behind
     step.process.finish_logs()
     step.process.pump.system(f"■ step {step.run.step} ({step.run.role.value}) exit code {code}")
+    commit_failure = _commit(step)
     failure: str | None = None
     if step.live is not None:
         verdict = step.live.verdict(code)
@@ -164,6 +182,10 @@ def conclude(
     elif error is not None:
         outcome = outcome_of(
             _report(db, bus, step.run.id, AgentRunStatus.FAILED, error_message=error)
+        )
+    elif commit_failure is not None:
+        outcome = outcome_of(
+            _report(db, bus, step.run.id, AgentRunStatus.FAILED, error_message=commit_failure)
         )
     elif timed_out:
         message = f"Timed out after {step.timeout_s:.0f} s; the agent was stopped."

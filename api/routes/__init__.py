@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends
 from api.deps import get_principal
 from api.errors import ERROR_RESPONSES
 from api.routes import (
+    changes,
     conversation,
     features,
     logs,
@@ -30,3 +31,4 @@ api_router.include_router(stream.router)
 api_router.include_router(run_status.router)
 api_router.include_router(pipeline.router)
 api_router.include_router(conversation.router)
+api_router.include_router(changes.router)

@@ -91,3 +91,7 @@ def store_errors(action: str) -> Iterator[None]:
 
 class InvalidInputError(StoreError):
     """Input that is well-formed but refers to something that cannot be used (422)."""
+
+
+class UpstreamError(StoreError):
+    """A git remote refused or failed (a push, a fetch): 502 with git's words."""

@@ -9,13 +9,22 @@ from core.models import Project, ProjectCreate, iso, utc_now
 from core.tables import PROJECTS
 
 
-def create_project(db: Db, *, data: ProjectCreate) -> Project:
+def create_project(
+    db: Db,
+    *,
+    data: ProjectCreate,
+    repository: str | None = None,
+    base_branch: str | None = None,
+) -> Project:
+    """Store a project; ``repository`` and ``base_branch`` as checked (``api.git.source``)."""
     project = Project(
         id=new_id("prj"),
         name=data.name,
         description=data.description,
         max_concurrency=data.max_concurrency,
         created_at=iso(utc_now()),
+        repository=repository,
+        base_branch=base_branch,
     )
     put_new(db, PROJECTS, item=project.model_dump(by_alias=True), action="create the project")
     create_agents(db, project_id=project.id)

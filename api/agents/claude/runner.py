@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from api.agents.claude.transport import ClaudeChannel
+from api.agents.home import AgentHome
 from api.agents.live.channel import JsonLines
 from api.agents.live.step import LiveStep
 from api.agents.live.step import start_live_step as start_step
@@ -47,8 +48,6 @@ CLI_ENV_DEFAULTS = {
     "DISABLE_AUTOUPDATER": "1",
     "DISABLE_TELEMETRY": "1",
 }
-#: The CLI's own state (session files, settings) for this feature's steps.
-CONFIG_DIR = ".omakase/claude"
 
 
 def claude_argv(settings: Settings, *, mcp_env: dict[str, str] | None = None) -> list[str]:
@@ -73,7 +72,7 @@ def claude_argv(settings: Settings, *, mcp_env: dict[str, str] | None = None) ->
 
 def claude_environment(env: dict[str, str], *, workspace: Path) -> dict[str, str]:
     merged = {**CLI_ENV_DEFAULTS, **env}
-    merged["CLAUDE_CONFIG_DIR"] = str(workspace / CONFIG_DIR)
+    merged.setdefault("CLAUDE_CONFIG_DIR", str(AgentHome.of(workspace).claude_dir))
     # Wait for the MCP server before the first model request: otherwise its tools may be
     # missing from that request ("still connecting"), measured in docs/CLAUDE_STREAM.md.
     merged["MCP_CONNECTION_NONBLOCKING"] = "0"
@@ -94,7 +93,7 @@ def start_live_step(
     ask_guidance: str = ASK_GUIDANCE,
 ) -> LiveStep:
     """A claude step: the CLI with its input open, the role prompt its first user line."""
-    (workspace / CONFIG_DIR).mkdir(parents=True, exist_ok=True)
+    AgentHome.of(workspace).make()
     return start_step(
         db,
         bus,

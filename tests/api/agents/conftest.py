@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from api.agents.home import AgentHome
 from api.store.db import Db
 from infra.local_engine import LocalEngine
 from tests.conftest import api_on, fresh_engine_db
@@ -57,10 +58,18 @@ class Agents:
         return self.server.client()
 
     def new_feature(
-        self, description: str = "", name: str = "Login page", **extra: Any
+        self,
+        description: str = "",
+        name: str = "Login page",
+        *,
+        project: dict[str, Any] | None = None,
+        **extra: Any,
     ) -> dict[str, Any]:
+        """A feature of a new project (``project``: more fields of it, e.g. its repository)."""
         with self.http as client:
-            project = client.post("/api/projects", json={"name": f"agents {name}"}).json()
+            made = client.post("/api/projects", json={"name": f"agents {name}", **(project or {})})
+            assert made.status_code == 201, made.text
+            project = made.json()
             response = client.post(
                 f"/api/projects/{project['id']}/features",
                 json={"name": name, "description": description, **extra},
@@ -103,7 +112,7 @@ class Agents:
 
     def received(self, feature: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """What each step's demo agent wrote: ``{"<step>-<attempt>": received}``."""
-        folder = self.workspaces / feature["id"] / ".omakase"
+        folder = AgentHome.of(self.workspaces / feature["id"]).state
         return {
             path.stem.removeprefix("received-"): json.loads(path.read_text())
             for path in sorted(folder.glob("received-*.json"))

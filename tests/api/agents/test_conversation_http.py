@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from api.agents.environment import MESSAGES_FILE
-from api.agents.guidance import CLAUDE_FILE
+from api.agents.home import AgentHome
 from api.store.db import Db
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for, wait_for
@@ -125,10 +124,10 @@ def test_a_withdrawn_message_never_reaches_a_step_and_an_ended_feature_refuses(
             assert gone["content"] not in step["claudeSection"], key
         assert [m["id"] for m in received["2-2"]["userMessages"]] == [kept["id"]]
         assert kept["content"] in received["4-1"]["claudeSection"]
-        workspace = workspaces / feature["id"]
-        assert gone["content"] not in (workspace / CLAUDE_FILE).read_text()
-        assert kept["content"] in (workspace / CLAUDE_FILE).read_text()
-        assert json.loads((workspace / MESSAGES_FILE).read_text()) == []  # the tester's
+        home = AgentHome.of(workspaces / feature["id"])
+        assert gone["content"] not in home.guidance.read_text()
+        assert kept["content"] in home.guidance.read_text()
+        assert json.loads(home.user_messages.read_text()) == []  # the tester's
 
         late = withdraw(restarted, kept)
         assert late.status_code == 409

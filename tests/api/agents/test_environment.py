@@ -86,7 +86,7 @@ def test_huge_batches_are_clipped_to_fit_the_environment() -> None:
     value = messages_env_value(records)
     assert len(value.encode()) <= MAX_ENV_MESSAGES_BYTES
     assert [r["id"] for r in json.loads(value)] == [f"m{i}" for i in range(10)]
-    assert "user-messages.json" in json.loads(value)[0]["content"]
+    assert "$OMAKASE_USER_MESSAGES_FILE" in json.loads(value)[0]["content"]
 
 
 def test_two_long_emoji_messages_still_start_a_process() -> None:
@@ -111,5 +111,5 @@ def test_too_many_messages_to_list_point_to_the_file() -> None:
     value = messages_env_value(records)
     assert len(value.encode()) <= MAX_ENV_MESSAGES_BYTES
     assert json.loads(value) == [
-        {"truncated": True, "count": 3_000, "file": ".omakase/user-messages.json"}
+        {"truncated": True, "count": 3_000, "file": "$OMAKASE_USER_MESSAGES_FILE"}
     ]

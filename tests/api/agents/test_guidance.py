@@ -39,15 +39,15 @@ def test_section_lists_every_message_and_marks_only_the_newest() -> None:
     newest_heading = next(line for line in section.splitlines() if "← NEWEST" in line)
     assert newest_heading.startswith("#### 3. 2026-11-24T12:00:03")
     assert "$OMAKASE_AGENT_TOKEN" in section
-    assert ".omakase/inbox.md" in section
+    assert "$OMAKASE_STATE_DIR/inbox.md" in section
 
 
 def test_rewriting_replaces_the_section_and_keeps_the_rest(tmp_path: Path) -> None:
     claude = tmp_path / "CLAUDE.md"
     claude.write_text("# Project rules\n\nUse tabs.\n")
-    write_guidance(tmp_path, render_section(CONTEXT, [message(1)]))
-    write_guidance(tmp_path, render_section(CONTEXT, [message(1), message(2)]))
-    write_guidance(tmp_path, render_section(CONTEXT, [message(1), message(2), message(3)]))
+    write_guidance(claude, render_section(CONTEXT, [message(1)]))
+    write_guidance(claude, render_section(CONTEXT, [message(1), message(2)]))
+    write_guidance(claude, render_section(CONTEXT, [message(1), message(2), message(3)]))
     text = claude.read_text()
     assert text.startswith("# Project rules\n\nUse tabs.\n")
     assert text.count(BEGIN_MARKER) == 1

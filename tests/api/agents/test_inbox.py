@@ -40,7 +40,7 @@ def test_many_long_messages_keep_the_newest_within_the_cap(tmp_path: Path) -> No
     assert f"{dropped} older messages omitted" in text
     assert "9:xxx" in text
     write_inbox(tmp_path, messages)
-    records = json.loads((tmp_path / ".omakase/inbox.json").read_text())
+    records = json.loads((tmp_path / "inbox.json").read_text())
     assert [r["id"] for r in records] == [m.id for m in kept]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from api.agents.home import AgentHome
 from api.agents.mcp_config import (
     ALLOWED_MCP_TOOLS,
     REPO_ROOT,
@@ -54,23 +55,23 @@ def test_a_step_env_without_the_token_is_refused() -> None:
         mcp_config(python="python3", env=env)
 
 
-def test_the_files_every_agent_cli_reads(tmp_path: Path) -> None:
-    (tmp_path / ".mcp.json").write_text(json.dumps({"mcpServers": {"mine": {"command": "x"}}}))
-    (tmp_path / ".codex").mkdir()
-    (tmp_path / ".codex" / "config.toml").write_text(
+def test_the_files_every_agent_cli_reads_are_in_the_steps_home(tmp_path: Path) -> None:
+    home = AgentHome(tmp_path / "home").make()
+    (home.claude_dir / ".claude.json").write_text(
+        json.dumps({"mcpServers": {"mine": {"command": "x"}}})
+    )
+    (home.codex_home / "config.toml").write_text(
         'model = "o3"\n\n[mcp_servers.omakase]\ncommand = "old"\n\n[mcp_servers.other]\n'
         'command = "y"\n'
     )
-    written = write_agent_configs(tmp_path, python=sys.executable, env=STEP_ENV)
-    write_agent_configs(tmp_path, python=sys.executable, env=STEP_ENV)  # the next step
+    written = write_agent_configs(home, python=sys.executable, env=STEP_ENV)
+    write_agent_configs(home, python=sys.executable, env=STEP_ENV)  # the next step
 
-    claude = json.loads((tmp_path / ".mcp.json").read_text())
+    claude = json.loads((home.claude_dir / ".claude.json").read_text())
     assert set(claude["mcpServers"]) == {"mine", "omakase"}
     assert claude["mcpServers"]["omakase"]["env"]["OMAKASE_RUN_ID"] == "run_1"
-    approvals = json.loads((tmp_path / ".claude" / "settings.local.json").read_text())
-    assert approvals == {"enabledMcpjsonServers": ["omakase"]}
 
-    codex = tomllib.loads((tmp_path / ".codex" / "config.toml").read_text())
+    codex = tomllib.loads((home.codex_home / "config.toml").read_text())
     assert codex["model"] == "o3"
     assert set(codex["mcp_servers"]) == {"omakase", "other"}
     ours = codex["mcp_servers"]["omakase"]
@@ -79,16 +80,22 @@ def test_the_files_every_agent_cli_reads(tmp_path: Path) -> None:
     assert ours["env"]["OMAKASE_AGENT_TOKEN"] == "oma_agent.run_1.mac"
     assert ours["tool_timeout_sec"] == 960
 
-    gemini = json.loads((tmp_path / ".gemini" / "settings.json").read_text())
+    gemini = json.loads((home.path / ".gemini" / "settings.json").read_text())
     assert gemini["mcpServers"]["omakase"]["timeout"] == 960_000
     for path in written:  # they hold the run's token
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_only_the_command_runner_writes_them(tmp_path: Path) -> None:
-    write_step_mcp_files(Settings(runner=RunnerKind.DEMO), tmp_path, STEP_ENV)
-    assert not (tmp_path / ".mcp.json").exists()
+def test_only_the_command_runner_writes_them_and_never_into_the_workspace(tmp_path: Path) -> None:
+    workspace = tmp_path / "feat_1"
+    workspace.mkdir()
+    (workspace / ".mcp.json").write_text('{"the person": "their own"}')
+    home = AgentHome.of(workspace)
+    write_step_mcp_files(Settings(runner=RunnerKind.DEMO), workspace, STEP_ENV)
+    assert not (home.claude_dir / ".claude.json").exists()
     write_step_mcp_files(
-        Settings(runner=RunnerKind.COMMAND, agent_command="agent"), tmp_path, STEP_ENV
+        Settings(runner=RunnerKind.COMMAND, agent_command="agent"), workspace, STEP_ENV
     )
-    assert (tmp_path / ".mcp.json").exists()
+    assert (home.claude_dir / ".claude.json").exists()
+    assert sorted(p.name for p in workspace.iterdir()) == [".mcp.json"]
+    assert (workspace / ".mcp.json").read_text() == '{"the person": "their own"}'

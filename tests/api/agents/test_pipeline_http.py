@@ -101,8 +101,14 @@ def test_a_feature_runs_all_steps_and_a_coder_message_reaches_the_reviewer(agent
     assert stored["receipt"]["channel"] == "inbox"
     assert (stored["receipt"]["runId"], stored["receipt"]["step"]) == (coder["id"], 2)
     notices = [m for m in coder_thread if m.get("receiptFor") == message["id"]]
-    assert [n["content"] for n in notices] == ["📬 Delivered to Nori (coder, step 2) via the inbox"]
-    assert notices[0]["receipt"] == stored["receipt"]
+    coder_head = next(r for r in runs if r["role"] == "coder")["changes"]["head"]
+    assert [n["content"] for n in notices] == [
+        "📬 Delivered to Nori (coder, step 2) via the inbox",
+        f"📝 Went into commit {coder_head[:7]} (step 2, coder)",
+    ]
+    assert stored["receipt"]["commit"] == coder_head  # the commit the coder's step made
+    assert notices[1]["receipt"] == stored["receipt"]
+    assert notices[0]["receipt"] == stored["receipt"] | {"commit": None}
 
     # Replies: the coder mid-step, the reviewer after the relay.
     coder_replies = [m for m in coder_thread if m["sender"] == "agent" and m["type"] == "message"]

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 import api.agents.sandbox as sandbox_module
+from api.agents.home import HOMES_DIR
 from api.agents.sandbox import (
     DATA_DIR,
-    HOMES_DIR,
     SandboxPolicy,
     SandboxUnavailableError,
     active_policy,

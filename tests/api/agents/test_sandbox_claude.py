@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from api.agents.sandbox import HOMES_DIR, bwrap_problem, sandboxed
+from api.agents.home import HOMES_DIR
+from api.agents.sandbox import bwrap_problem, sandboxed
 from api.settings import SandboxMode, Settings
 from infra.claude_cli import default_claude_bin
 from tests.support.claude_session import ClaudeSession, claude_env, user_line

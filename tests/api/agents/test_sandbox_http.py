@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from api.agents.sandbox import DATA_DIR, HOMES_DIR, bwrap_problem
+from api.agents.home import HOMES_DIR
+from api.agents.sandbox import DATA_DIR, bwrap_problem
 from api.store.db import Db
 from infra.local_engine import LocalEngine
 from tests.api.agents.conftest import Agents, server_for, wait_for

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from api.agents.home import AgentHome
 from api.store.db import Db
 from infra.local_engine import LocalEngine
 from tests.api.agents.claude.conftest import (
@@ -130,7 +131,7 @@ def test_a_message_sent_but_not_taken_at_restart_reaches_the_next_attempt_once(
         retry["id"],
     )
     assert notices == ["sent", "delivered"]
-    relayed = (workspaces / feature["id"] / ".omakase" / "user-messages.json").read_text()
+    relayed = AgentHome.of(workspaces / feature["id"]).user_messages.read_text()
     assert message["id"] not in relayed  # the last step's batch (the tester) did not get it again
     assert any(content in r.all_text for r in model.requests_containing(content))
 

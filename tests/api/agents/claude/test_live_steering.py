@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pygit2
 import pytest
 
 from tests.api.agents.claude.conftest import CLAUDE_TEST_TIMEOUT_S, first, role_turn, wait_long
@@ -57,7 +58,8 @@ def test_a_message_during_a_tool_reaches_the_model_in_the_same_step(
     claude_agents: Agents, model: FakeModel
 ) -> None:
     marker = "steer-while-sleeping"
-    model.responder = Rules(Rule(first(role_turn("coder", marker)), [bash("sleep 10")]))
+    work = "printf 'sessions in sqlite\\n' > sessions.txt; sleep 10"
+    model.responder = Rules(Rule(first(role_turn("coder", marker)), [bash(work)]))
     feature = claude_agents.new_feature("Add a login page.", name=f"Login {marker}")
     coder = claude_agents.wait_active(feature, "coder")
     assert coder["live"] is True
@@ -109,11 +111,25 @@ def test_a_message_during_a_tool_reaches_the_model_in_the_same_step(
     ]
     assert any("Please store sessions in SQLite" in words for words in said), said
     # Its tool call in the logs as a readable line; its cost on the run.
-    assert "▸ Bash: sleep 10" in logs(claude_agents, coder["id"])
+    assert f"▸ Bash: {work}" in logs(claude_agents, coder["id"])
     usage = coder_run["usage"]
     assert usage["turns"] >= 1
     assert usage["inputTokens"] > 0
     assert usage["outputTokens"] > 0
+    # What the model's Bash wrote is the step's commit, which names the message it heard.
+    head = coder_run["changes"]["head"]
+    with claude_agents.http as client:
+        diff = client.get(f"/api/agent-runs/{coder['id']}/diff").text
+    assert "+++ b/sessions.txt" in diff
+    assert "+sessions in sqlite" in diff
+    committed = message_by_id(claude_agents, coder["id"], message["id"])
+    assert committed is not None
+    assert committed["receipt"]["commit"] == head
+    repo = pygit2.Repository(str(claude_agents.workspaces / ".repos" / f"{feature['id']}.git"))
+    made = repo.get(head)
+    assert isinstance(made, pygit2.Commit)
+    assert f"Omakase-Message: {message['id']}" in made.message
+    assert made.author.name == "Nori (coder)"
 
 
 def coder_status(agents: Agents, run_id: str) -> str:
