@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from api.agents.home import AgentHome
 from api.agents.live.session import message_uuid
 from infra.local_engine import LocalEngine
 from tests.support.claude_session import claude_env
@@ -172,11 +173,11 @@ def measure_live(
     interrupts: int,
 ) -> dict[str, list[float]]:
     figures: dict[str, list[float]] = {}
-    clock_name = ".omakase/stdin-clock.txt"  # in the feature's workspace
+    clock_name = "stdin-clock.txt"  # in the step's state folder (its agent home)
     env = {**env, "STDIN_CLOCK_FILE": clock_name, "PYTHONPATH": str(Path.cwd())}
     with api(engine, root, kind, env) as server, server.client() as client:
         feature = new_feature(client, "Live steering bench")
-        clock_file = root / kind / feature["id"] / clock_name
+        clock_file = AgentHome.of(root / kind / feature["id"]).state / clock_name
         coder = wait(
             lambda: next((r for r in runs_of(client, feature) if r["role"] == "coder"), None),
             "the coder",

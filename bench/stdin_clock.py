@@ -8,8 +8,9 @@ message id (``api.agents.live.session.message_uuid``).
 ``OMAKASE_CLAUDE_BIN=<python> -m bench.stdin_clock`` is not a single path, so the
 bench points the runner at a tiny shell script that execs this module. Every
 stdin line is timestamped (``time.time()``, with its ``uuid``) into
-``$STDIN_CLOCK_FILE`` (relative to the step's workspace, the one place a sandboxed
-step can write that the bench can read) the moment it arrives, then forwarded.
+``$STDIN_CLOCK_FILE`` (relative to ``$OMAKASE_STATE_DIR``, the step's state folder
+in its agent home: a place a sandboxed step can write and the bench can read) the
+moment it arrives, then forwarded.
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def line_id(line: bytes) -> str:
 
 
 def main() -> int:
-    clock = open(os.environ["STDIN_CLOCK_FILE"], "a", buffering=1)  # noqa: SIM115
+    # Relative to the step's state folder in the agent home (never the workspace: a
+    # file there would land in the step's commit).
+    path = os.path.join(os.environ.get("OMAKASE_STATE_DIR", "."), os.environ["STDIN_CLOCK_FILE"])
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    clock = open(path, "a", buffering=1)  # noqa: SIM115
     codex = os.environ.get("STDIN_CLOCK_CLI") == "codex"
     binary = default_codex_bin() if codex else default_claude_bin()
     child = subprocess.Popen([binary, *sys.argv[1:]], stdin=subprocess.PIPE)
