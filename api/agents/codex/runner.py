@@ -20,11 +20,12 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from api.agents.codex.channel import CodexChannel
-from api.agents.guidance import CLAUDE_FILE, extract_section, write_atomically
+from api.agents.guidance import extract_section, write_atomically
+from api.agents.home import AgentHome
 from api.agents.live.channel import JsonLines
 from api.agents.live.step import LiveStep
 from api.agents.live.step import start_live_step as start_step
@@ -36,14 +37,14 @@ from api.agents.mcp_config import (
     tool_timeout_s,
 )
 from api.agents.relay import FeatureRelay
-from api.agents.sandbox import active_policy, policy_for, sandboxed
+from api.agents.sandbox import active_policy, sandboxed
 from api.services.bus import MessageBus
 from api.settings import Settings
 from api.store.db import Db
 from core.models import AgentRun, Feature
 from infra.codex_cli import default_codex_bin
 
-#: The step's CODEX_HOME, inside the feature's HOME (``SandboxPolicy.home_for``).
+#: The person's own CODEX_HOME when the variable is unset (``~/.codex``).
 CODEX_HOME_DIR = ".codex"
 AUTH_FILE = "auth.json"
 #: Codex's global instructions file in its CODEX_HOME (read at each thread start).
@@ -64,8 +65,9 @@ def codex_argv(settings: Settings, *, mcp_env: dict[str, str]) -> list[str]:
     ]
 
 
-def step_codex_home(settings: Settings, workspace: Path) -> Path:
-    return policy_for(settings).home_for(workspace.resolve()) / CODEX_HOME_DIR
+def step_codex_home(workspace: Path) -> Path:
+    """The step's CODEX_HOME: in the feature's agent home, outside the workspace."""
+    return AgentHome.of(workspace.resolve()).codex_home
 
 
 def person_auth_file(environ: dict[str, str] | None = None) -> Path:
@@ -75,37 +77,41 @@ def person_auth_file(environ: dict[str, str] | None = None) -> Path:
     return Path(home).expanduser() / AUTH_FILE
 
 
-def codex_command(settings: Settings, *, env: dict[str, str], workspace: Path) -> list[str]:
+def codex_command(
+    settings: Settings, *, env: dict[str, str], workspace: Path, hide: Sequence[Path] = ()
+) -> list[str]:
     """The step's command line, sandboxed, with the sign-in (if any) shown read-only."""
-    home = step_codex_home(settings, workspace)
+    home = step_codex_home(workspace)
     home.mkdir(parents=True, exist_ok=True)
     argv = codex_argv(settings, mcp_env=env)
     auth = person_auth_file()
     target = home / AUTH_FILE
     if not auth.is_file():
-        return sandboxed(argv, settings=settings, workspace=workspace)
+        return sandboxed(argv, settings=settings, workspace=workspace, hide=hide)
     if active_policy(settings) is None:
         # No sandbox: the agent can read what the API's user can anyway; a link keeps
         # the one sign-in (no copy of the token lying in the homes folder).
         if not target.is_symlink():
             target.unlink(missing_ok=True)
             target.symlink_to(auth)
-        return sandboxed(argv, settings=settings, workspace=workspace)
+        return sandboxed(argv, settings=settings, workspace=workspace, hide=hide)
     if target.is_symlink():
         target.unlink()
     target.touch(exist_ok=True)  # the mount point of the read-only bind
-    return sandboxed(argv, settings=settings, workspace=workspace, read_only=[(auth, target)])
+    return sandboxed(
+        argv, settings=settings, workspace=workspace, hide=hide, read_only=[(auth, target)]
+    )
 
 
 def give_guidance(workspace: Path, codex_home: Path) -> None:
     """The feature's user guidance, where codex reads it: ``$CODEX_HOME/AGENTS.md``.
 
     The pipeline writes the guidance section (every user message of the feature
-    so far, fenced) for Claude Code, which reads CLAUDE.md by itself; codex reads
-    AGENTS.md instead, and its global one lives in CODEX_HOME — outside the
-    workspace, so nothing of ours lands in the user's repository.
+    so far, fenced) into Claude Code's user memory (``AgentHome.guidance``); codex
+    reads AGENTS.md instead, and its global one lives in CODEX_HOME — in the agent
+    home too, so nothing of ours lands in the user's repository.
     """
-    source = workspace / CLAUDE_FILE
+    source = AgentHome.of(workspace.resolve()).guidance
     document = source.read_text(encoding="utf-8") if source.is_file() else ""
     section = extract_section(document)
     target = codex_home / INSTRUCTIONS_FILE
@@ -130,11 +136,10 @@ def start_codex_step(
     env: dict[str, str],
     workspace: Path,
     on_exit: Callable[[], None],
-    settings: Settings,
     ask_guidance: str = ASK_GUIDANCE,
 ) -> LiveStep:
     """A codex step: app-server started, the role prompt its first turn."""
-    codex_home = step_codex_home(settings, workspace)
+    codex_home = step_codex_home(workspace)
     give_guidance(workspace, codex_home)
     return start_step(
         db,

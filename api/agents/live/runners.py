@@ -7,7 +7,7 @@ on stdin — is each runner's business, chosen here by ``OMAKASE_RUNNER``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from api.agents.claude.runner import claude_argv
@@ -28,11 +28,15 @@ def is_live(settings: Settings) -> bool:
     return settings.runner in LIVE_RUNNERS
 
 
-def live_command(settings: Settings, *, env: dict[str, str], workspace: Path) -> list[str]:
-    """The live step's sandboxed command line (the CLI and the MCP server it starts)."""
+def live_command(
+    settings: Settings, *, env: dict[str, str], workspace: Path, hide: Sequence[Path] = ()
+) -> list[str]:
+    """The live step's sandboxed command line (the CLI and the MCP server it starts);
+    ``hide`` as for ``sandboxed`` (the person's repository)."""
     if settings.runner is RunnerKind.CODEX:
-        return codex_command(settings, env=env, workspace=workspace)
-    return sandboxed(claude_argv(settings, mcp_env=env), settings=settings, workspace=workspace)
+        return codex_command(settings, env=env, workspace=workspace, hide=hide)
+    argv = claude_argv(settings, mcp_env=env)
+    return sandboxed(argv, settings=settings, workspace=workspace, hide=hide)
 
 
 def start_live_step(
@@ -59,7 +63,6 @@ def start_live_step(
             env=env,
             workspace=workspace,
             on_exit=on_exit,
-            settings=settings,
         )
     return start_claude_step(
         db,
