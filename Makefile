@@ -4,7 +4,7 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMPS := .stamps
-NODE_PKGS := infra/local_dynamodb infra/fonts infra/claude_code
+NODE_PKGS := infra/local_dynamodb infra/fonts infra/claude_code infra/codex
 # The dashboard's fonts: woff2 files copied from the @fontsource npm packages (served by Streamlit).
 FONTS_DIR := static/fonts
 FONT_FILES := instrument-serif/files/instrument-serif-latin-400-normal \

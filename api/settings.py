@@ -28,6 +28,8 @@ class RunnerKind(StrEnum):
     COMMAND = "command"
     #: Claude Code kept open for the whole step (streaming JSON): live steering.
     CLAUDE = "claude"
+    #: ``codex app-server`` kept open for the whole step (JSON-RPC): live steering.
+    CODEX = "codex"
 
 
 class SandboxMode(StrEnum):
@@ -69,6 +71,10 @@ class Settings(BaseSettings):
     #: infra/claude_code, else ``claude`` on PATH) and extra arguments (shell words).
     claude_bin: str | None = None
     claude_args: str = ""
+    #: ``codex`` runner: the CLI to run (default: the pinned one in infra/codex, else
+    #: ``codex`` on PATH) and extra arguments (shell words: ``-c model_provider=…``).
+    codex_bin: str | None = None
+    codex_args: str = ""
     #: ``ask_human``: how long an agent waits for the person's answer.
     ask_timeout_seconds: float = Field(default=900.0, gt=0.0)
     #: One folder per feature; outside ``.data/`` so a sandboxed agent never

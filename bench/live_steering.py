@@ -1,6 +1,7 @@
-"""Live steering of a real Claude Code step, measured side by side with the v1 relay and the demo.
+"""Live steering of real claude and codex steps, side by side with the v1 relay and the demo.
 
-One run, one machine, the real pinned CLI against the scripted model (tests/support):
+One run, one machine, the real pinned CLIs (Claude Code, codex app-server) against
+the scripted models of tests/support (Anthropic Messages, OpenAI Responses):
 
 * **steer**: POST (mode ``steer``) → the line reaches the agent's stdin (a wrapper
   CLI, ``bench.stdin_clock``, timestamps each line as it arrives);
@@ -9,11 +10,11 @@ One run, one machine, the real pinned CLI against the scripted model (tests/supp
 * **v1 relay**: POST (mode ``queue``) during the coder's step → the reviewer's first
   model request (the next step start, where v1 delivered everything);
 * **per-step overhead**: run created → the agent's first sign of life: the first
-  model request (claude) against the first line the demo agent prints (demo).
+  model request (claude, codex) against the first line the demo agent prints (demo).
 
 Usage::
 
-    .venv/bin/python -m bench.live_steering              # ~3-4 min
+    .venv/bin/python -m bench.live_steering              # ~6-8 min
     .venv/bin/python -m bench.live_steering --steer 40 --interrupt 15
 """
 
@@ -31,11 +32,15 @@ from typing import Any
 
 import httpx
 
-from api.agents.claude.session import message_uuid
+from api.agents.home import AgentHome
+from api.agents.live.session import message_uuid
 from infra.local_engine import LocalEngine
 from tests.support.claude_session import claude_env
+from tests.support.codex_cli import codex_args
 from tests.support.fake_model import FakeModel
 from tests.support.fake_model_script import ModelRequest, bash, text
+from tests.support.fake_responses import FakeResponses
+from tests.support.fake_responses_script import ResponsesRequest, say, shell
 from tests.support.servers import ApiServer
 
 TOKEN = "bench-token"
@@ -58,6 +63,12 @@ def coder_responder(request: ModelRequest) -> list[dict[str, Any]]:
     if "the **coder**" in request.all_text and FINISH not in request.all_text:
         return [bash(TOOL)]
     return [text("Done.")]
+
+
+def codex_responder(request: ResponsesRequest) -> list[dict[str, Any]]:
+    if "the **coder**" in request.first_prompt and FINISH not in request.all_text:
+        return [shell(TOOL)]
+    return [say("Done.")]
 
 
 def wait(check: Any, what: str) -> Any:
@@ -105,14 +116,18 @@ def runs_of(client: httpx.Client, feature: dict[str, Any]) -> list[dict[str, Any
     return sorted((r for r in runs if r["featureId"] == feature["id"]), key=lambda r: r["step"])
 
 
+def wrapper_script(root: Path, kind: str) -> Path:
+    wrapper = root / f"{kind}-with-clock"
+    wrapper.write_text(
+        f'#!/bin/sh\nSTDIN_CLOCK_CLI={kind} exec {sys.executable} -m bench.stdin_clock "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 def measure_claude(
     engine: LocalEngine, root: Path, steers: int, interrupts: int
 ) -> dict[str, list[float]]:
-    figures: dict[str, list[float]] = {}
-    clock_name = ".omakase/stdin-clock.txt"  # in the feature's workspace
-    wrapper = root / "claude-with-clock"
-    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m bench.stdin_clock "$@"\n')
-    wrapper.chmod(0o755)
     with FakeModel(coder_responder) as model:
         env = {
             k: v
@@ -121,84 +136,121 @@ def measure_claude(
         }
         env |= {
             "OMAKASE_RUNNER": "claude",
-            "OMAKASE_CLAUDE_BIN": str(wrapper),
-            "STDIN_CLOCK_FILE": clock_name,
-            "PYTHONPATH": str(Path.cwd()),
+            "OMAKASE_CLAUDE_BIN": str(wrapper_script(root, "claude")),
         }
-        with api(engine, root, "claude", env) as server, server.client() as client:
-            feature = new_feature(client, "Live steering bench")
-            clock_file = root / "claude" / feature["id"] / clock_name
-            coder = wait(
-                lambda: next((r for r in runs_of(client, feature) if r["role"] == "coder"), None),
-                "the coder",
-            )
-            wait(
-                lambda: client.get(f"/api/agent-runs/{coder['id']}").json()["status"] == "coding",
-                "the coder's tool",
-            )
-            url = f"/api/agent-runs/{coder['id']}/messages"
-            steer: list[float] = []
-            answered: list[float] = []
-            for i in range(steers):
-                message_id = f"bench-steer-{uuid.uuid4().hex[:8]}"
-                line_uuid = message_uuid(message_id)
-                started = time.time()
-                client.post(url, json={"content": f"steer {i}", "id": message_id})
-                answered.append(time.time() - started)
-                arrived = wait(
-                    lambda u=line_uuid: next(
-                        (
-                            float(line.split()[0])
-                            for line in clock_lines(clock_file)
-                            if line.endswith(u)
-                        ),
-                        None,
+        return measure_live(engine, root, "claude", model, env, steers, interrupts)
+
+
+def measure_codex(
+    engine: LocalEngine, root: Path, steers: int, interrupts: int
+) -> dict[str, list[float]]:
+    with FakeResponses(codex_responder) as model:
+        (root / "codex-home").mkdir(exist_ok=True)
+        env = {
+            "OMAKASE_RUNNER": "codex",
+            "OMAKASE_CODEX_BIN": str(wrapper_script(root, "codex")),
+            "OMAKASE_CODEX_ARGS": codex_args(model),
+            "OPENAI_API_KEY": "bench",
+            "CODEX_HOME": str(root / "codex-home"),  # no sign-in of the person's
+        }
+        return measure_live(engine, root, "codex", model, env, steers, interrupts)
+
+
+def is_role(request: ModelRequest | ResponsesRequest, role: str) -> bool:
+    """A model request of ``role``'s step (codex: its thread began with that role's prompt)."""
+    if isinstance(request, ResponsesRequest):
+        return f"the **{role}**" in request.first_prompt
+    return request.is_agent_call and f"the **{role}**" in request.all_text
+
+
+def measure_live(
+    engine: LocalEngine,
+    root: Path,
+    kind: str,
+    model: FakeModel | FakeResponses,
+    env: dict[str, str],
+    steers: int,
+    interrupts: int,
+) -> dict[str, list[float]]:
+    figures: dict[str, list[float]] = {}
+    clock_name = "stdin-clock.txt"  # in the step's state folder (its agent home)
+    env = {**env, "STDIN_CLOCK_FILE": clock_name, "PYTHONPATH": str(Path.cwd())}
+    with api(engine, root, kind, env) as server, server.client() as client:
+        feature = new_feature(client, "Live steering bench")
+        clock_file = AgentHome.of(root / kind / feature["id"]).state / clock_name
+        coder = wait(
+            lambda: next((r for r in runs_of(client, feature) if r["role"] == "coder"), None),
+            "the coder",
+        )
+        wait(
+            lambda: client.get(f"/api/agent-runs/{coder['id']}").json()["status"] == "coding",
+            "the coder's tool",
+        )
+        url = f"/api/agent-runs/{coder['id']}/messages"
+        steer: list[float] = []
+        answered: list[float] = []
+        for i in range(steers):
+            message_id = f"bench-steer-{uuid.uuid4().hex[:8]}"
+            line_uuid = message_uuid(message_id)
+            started = time.time()
+            client.post(url, json={"content": f"steer {i}", "id": message_id})
+            answered.append(time.time() - started)
+            arrived = wait(
+                lambda u=line_uuid: next(
+                    (
+                        float(line.split()[0])
+                        for line in clock_lines(clock_file)
+                        if line.endswith(u)
                     ),
-                    "the steer line",
-                )
-                steer.append(arrived - started)
-                time.sleep(0.2)
-            figures["POST steer → 201 (the message committed; baseline)"] = answered
-            figures["POST steer → written to the agent's stdin"] = steer
-            interrupt: list[float] = []
-            for i in range(interrupts):
-                words = f"interrupt number {i} {uuid.uuid4().hex[:6]}"
-                started = time.monotonic()
-                client.post(url, json={"content": words, "mode": "interrupt"})
-                reached = model.wait_for_text(words, WAIT_S)
-                interrupt.append(reached.at - started)
-                time.sleep(1.5)  # the next tool is running again
-            figures["POST interrupt → model request carrying it"] = interrupt
-            queued = f"for the next step {uuid.uuid4().hex[:6]}"
-            queued_at = time.monotonic()
-            client.post(url, json={"content": queued, "mode": "queue"})
-            client.post(url, json={"content": FINISH})
-            reached = model.wait_for_request(
-                lambda r: (
-                    r.is_agent_call and "the **reviewer**" in r.all_text and r.contains(queued)
+                    None,
                 ),
-                WAIT_S,
+                "the steer line",
             )
-            figures["POST queue → next step's model request (v1 relay)"] = [reached.at - queued_at]
-            wait(
-                lambda: (
-                    client.get(f"/api/features/{feature['id']}").json()["status"]
-                    in ("passing", "failing")
-                ),
-                "the feature to finish",
-            )
-            overhead = []
-            for run in runs_of(client, feature):
-                created = parse_iso(run["startedAt"])
-                role_text = f"the **{run['role']}**"
-                firsts = [
-                    wall(r.at)
-                    for r in model.agent_requests
-                    if role_text in r.all_text and wall(r.at) >= created
-                ]
-                if firsts:
-                    overhead.append(min(firsts) - created)
-            figures["step overhead: run created → first model request (claude)"] = overhead
+            steer.append(arrived - started)
+            time.sleep(0.2)
+        figures[f"{kind}: POST steer → 201 (the message committed; baseline)"] = answered
+        figures[f"{kind}: POST steer → written to the agent's stdin"] = steer
+        interrupt: list[float] = []
+        for i in range(interrupts):
+            words = f"interrupt number {i} {uuid.uuid4().hex[:6]}"
+            started = time.monotonic()
+            client.post(url, json={"content": words, "mode": "interrupt"})
+            reached_at = model.wait_for_text(words, WAIT_S).at
+            interrupt.append(reached_at - started)
+            time.sleep(1.5)  # the next tool is running again
+        figures[f"{kind}: POST interrupt → model request carrying it"] = interrupt
+        queued = f"for the next step {uuid.uuid4().hex[:6]}"
+        queued_at = time.monotonic()
+        client.post(url, json={"content": queued, "mode": "queue"})
+        client.post(url, json={"content": FINISH})
+        relayed_at = wait(
+            lambda: next(
+                (r.at for r in model.requests if is_role(r, "reviewer") and r.contains(queued)),
+                None,
+            ),
+            "the relayed message",
+        )
+        figures[f"{kind}: POST queue → next step's model request (v1 relay)"] = [
+            relayed_at - queued_at
+        ]
+        wait(
+            lambda: (
+                client.get(f"/api/features/{feature['id']}").json()["status"]
+                in ("passing", "failing")
+            ),
+            "the feature to finish",
+        )
+        overhead = []
+        for run in runs_of(client, feature):
+            created = parse_iso(run["startedAt"])
+            firsts = [
+                wall(r.at)
+                for r in model.requests
+                if is_role(r, run["role"]) and wall(r.at) >= created
+            ]
+            if firsts:
+                overhead.append(min(firsts) - created)
+        figures[f"{kind}: step overhead: run created → first model request"] = overhead
     return figures
 
 
@@ -230,10 +282,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, LocalEngine(Path(tmp) / "engine") as engine:
         root = Path(tmp)
         figures = measure_claude(engine, root, args.steer, args.interrupt)
+        figures |= measure_codex(engine, root, args.steer, args.interrupt)
         figures |= measure_demo(engine, root)
-    print(f"{'measure':62} {'p50 ms':>8} {'p99 ms':>8} {'n':>5}")
+    print(f"{'measure':70} {'p50 ms':>8} {'p99 ms':>8} {'n':>5}")
     for name, values in figures.items():
-        print(f"{name:62} {percentiles(values)}")
+        print(f"{name:70} {percentiles(values)}")
     return 0
 
 

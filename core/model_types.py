@@ -199,6 +199,8 @@ class RunUsage(CamelModel):
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
     cost_usd: float = 0.0
+    #: False when the agent reports tokens but no price (codex): ``cost_usd`` means nothing.
+    priced: bool = True
 
     def plus(self, other: RunUsage) -> RunUsage:
         return RunUsage(
@@ -208,6 +210,7 @@ class RunUsage(CamelModel):
             cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
             cache_creation_tokens=self.cache_creation_tokens + other.cache_creation_tokens,
             cost_usd=round(self.cost_usd + other.cost_usd, 6),
+            priced=self.priced and other.priced,
         )
 
 

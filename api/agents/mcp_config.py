@@ -144,6 +144,12 @@ def codex_section(entry: dict[str, Any], *, timeout_s: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def codex_inline_table(entry: dict[str, Any], *, timeout_s: int) -> str:
+    """The server's entry as the TOML value of ``-c mcp_servers.omakase=…`` (codex runner)."""
+    table = {**entry, "startup_timeout_sec": 30, "tool_timeout_sec": timeout_s}
+    return _toml_value(table)
+
+
 def write_agent_configs(home: AgentHome, *, python: str, env: dict[str, str]) -> list[Path]:
     """Write the server's entry into every common agent CLI's *user* config in the step's
     home (never the workspace: the person's ``.mcp.json`` or ``.codex/`` stay theirs)."""

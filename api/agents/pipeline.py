@@ -20,7 +20,6 @@ from typing import Protocol
 
 from anyio import to_thread
 
-from api.agents.claude.runner import LiveStep, claude_argv, start_live_step
 from api.agents.environment import (
     RunnerConfigError,
     StepLaunch,
@@ -30,6 +29,8 @@ from api.agents.environment import (
 from api.agents.guidance import StepContext, render_section, write_atomically, write_guidance
 from api.agents.home import AgentHome
 from api.agents.inbox import write_inbox
+from api.agents.live.runners import is_live, live_command, start_live_step
+from api.agents.live.step import LiveStep
 from api.agents.mcp_config import write_step_mcp_files
 from api.agents.plan import Checkpoint, Decision, Outcome, decide
 from api.agents.process import StepProcess
@@ -215,7 +216,7 @@ class FeaturePipeline:
                 role=current.role,
                 step=current.step,
                 attempt=current.attempt,
-                live=self.host.settings.runner is RunnerKind.CLAUDE,
+                live=is_live(self.host.settings),
             ),
         )
         self.relay.add_run(run)
@@ -266,21 +267,23 @@ class FeaturePipeline:
         holder: list[ActiveStep] = []
         live: LiveStep | None = None
         try:
-            claude = settings.runner is RunnerKind.CLAUDE
+            live_runner = is_live(settings)
             env = step_environment(
                 settings, agent_secret=self.host.agent_secret, launch=launch, base=dict(os.environ)
             )
             write_step_mcp_files(settings, self.workspace, env)
-            runner_argv = claude_argv(settings, mcp_env=env) if claude else step_argv(settings)
-            # The claude CLI and the MCP server it starts share the step's sandbox.
-            argv = sandboxed(
-                runner_argv,
-                settings=settings,
-                workspace=self.workspace,
-                hide=self.repository.hidden(),
+            hidden = self.repository.hidden()
+            # A live CLI and the MCP server it starts share the step's sandbox.
+            argv = (
+                live_command(settings, env=env, workspace=self.workspace, hide=hidden)
+                if live_runner
+                else sandboxed(
+                    step_argv(settings), settings=settings, workspace=self.workspace, hide=hidden
+                )
             )
-            if claude:
+            if live_runner:
                 live = start_live_step(
+                    settings,
                     db,
                     bus,
                     run=run,

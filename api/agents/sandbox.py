@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -57,9 +59,16 @@ HOME_SECRETS = (
     ".netrc",
     ".git-credentials",
     ".config/gh",
+    # Codex's state and sign-in: a codex step sees only auth.json, read-only
+    # (``api.agents.codex.runner``), never the person's sessions or config.
+    ".codex",
 )
 #: The sandbox's own /tmp: an empty tmpfs, never the host's (hence no S108 risk).
 PRIVATE_TMP = "/tmp"  # noqa: S108
+#: npm's package folder: a CLI installed there needs all of it (``_installation``).
+NODE_MODULES = "node_modules"
+#: Longest first line read for a script's ``#!`` interpreter.
+MAX_SHEBANG_BYTES = 256
 #: Longest the one-time "does bwrap work here?" probe may take.
 PROBE_TIMEOUT_S = 10.0
 #: Namespaces and privileges, the same for the probe and every step.
@@ -102,33 +111,87 @@ def _present(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     return [p for p in shown if p.is_dir()], [p for p in shown if not p.is_dir()]
 
 
+def _interpreter(script: Path) -> Path | None:
+    """The interpreter a ``#!`` script names (``#!/usr/bin/env node``: node on PATH)."""
+    try:
+        with script.open("rb") as handle:
+            first = handle.readline(MAX_SHEBANG_BYTES).decode(errors="replace")
+    except OSError:
+        return None
+    if not first.startswith("#!"):
+        return None
+    words = first[2:].split()
+    if not words:
+        return None
+    if Path(words[0]).name == "env":
+        names = [w for w in words[1:] if not w.startswith("-")]
+        found = shutil.which(names[0]) if names else None
+        return Path(found) if found else None
+    return Path(words[0])
+
+
+def _installation(program: Path) -> list[Path]:
+    """What running ``program`` needs: itself (the link too), the package it lives in, and
+    its interpreter with the prefix that interpreter was installed in.
+
+    An npm CLI is a link in ``node_modules/.bin`` to a script in its package, which
+    loads sibling packages (codex's native binary is one): the enclosing
+    ``node_modules`` folder is the installation. Its ``#!/usr/bin/env node`` needs
+    node, shown with its prefix (``<prefix>/bin/node`` → ``<prefix>``).
+    """
+    target = program.resolve()
+    found = [program, target]
+    for path in (program, target):
+        modules = next((p for p in path.parents if p.name == NODE_MODULES), None)
+        if modules is not None:
+            found.append(modules)
+    interpreter = _interpreter(target)
+    if interpreter is not None:
+        found += [interpreter, interpreter.resolve(), interpreter.resolve().parent.parent]
+    return found
+
+
 def _code_in_tmp(argv: Sequence[str]) -> list[Path]:
     """What the step runs from, when it lives under /tmp: shown read-only.
 
     The private /tmp would hide it and the step would fail with bwrap's "No such
     file or directory": a checkout cloned under /tmp (its venv, the pinned CLI, the
-    demo agent, the MCP server) or a test's stand-in CLI. Bound before the hidden
-    paths, so ``.data/`` inside such a checkout stays hidden.
+    demo agent, the MCP server), a CLI installed there (``OMAKASE_CLAUDE_BIN`` /
+    ``OMAKASE_CODEX_BIN``: its whole installation, see ``_installation``) or a
+    test's stand-in CLI. Bound before the hidden paths, so ``.data/`` inside such a
+    checkout stays hidden. Paths are kept as named (a link stays a link's path:
+    bwrap shows the file it points to there).
     """
-    candidates = [REPO_ROOT, Path(sys.prefix)]
-    program = Path(argv[0]) if argv else None
-    if program is not None and program.is_absolute() and program.is_file():
-        candidates.append(program)
+    candidates = [REPO_ROOT.resolve(), Path(sys.prefix).resolve()]
+    named = argv[0] if argv else ""
+    located = named if "/" in named else shutil.which(named) if named else None
+    if located:
+        program = Path(os.path.abspath(located))
+        if program.is_file():
+            candidates += _installation(program)
     under_tmp = sorted(
-        {path.resolve() for path in candidates if path.resolve().is_relative_to(PRIVATE_TMP)}
+        {Path(os.path.abspath(p)) for p in candidates if p.is_relative_to(PRIVATE_TMP)}
     )
     # A path inside another one is shown by that one.
     return [p for p in under_tmp if not any(p != o and p.is_relative_to(o) for o in under_tmp)]
 
 
-def sandbox_argv(argv: Sequence[str], *, workspace: Path, policy: SandboxPolicy) -> list[str]:
+def sandbox_argv(
+    argv: Sequence[str],
+    *,
+    workspace: Path,
+    policy: SandboxPolicy,
+    read_only: Sequence[tuple[Path, Path]] = (),
+) -> list[str]:
     """``argv`` run by bwrap with the policy's view of the machine; cwd = the workspace.
 
     Order matters: bwrap applies its options one by one, so the read-only root
     comes first (with the code under /tmp shown again over the private /tmp),
     then the empty folders over hidden paths and the workspace root, then the two
-    writable binds on top, and the read-only remounts last (a remount does not
-    reach the binds mounted inside it).
+    writable binds on top, then ``read_only`` (source, target) files over them
+    (e.g. a sign-in shown inside the writable HOME), and the read-only remounts
+    last (a remount does not reach the binds mounted inside it). A bind's source
+    is read from the real file system, so a hidden folder can still lend one file.
     """
     workspace = workspace.resolve()
     home = policy.home_for(workspace)
@@ -142,6 +205,7 @@ def sandbox_argv(argv: Sequence[str], *, workspace: Path, policy: SandboxPolicy)
         *(part for path in empty for part in ("--tmpfs", str(path))),
         *(part for path in files for part in ("--ro-bind", "/dev/null", str(path))),
         *(part for path in (workspace, home) for part in ("--bind", str(path), str(path))),
+        *(part for src, dst in read_only for part in ("--ro-bind", str(src), str(dst))),
         *(part for path in empty for part in ("--remount-ro", str(path))),
         *ISOLATION,
         "--chdir",
@@ -215,12 +279,18 @@ def hideable(path: Path, *, workspace: Path) -> bool:
 
 
 def sandboxed(
-    argv: Sequence[str], *, settings: Settings, workspace: Path, hide: Sequence[Path] = ()
+    argv: Sequence[str],
+    *,
+    settings: Settings,
+    workspace: Path,
+    hide: Sequence[Path] = (),
+    read_only: Sequence[tuple[Path, Path]] = (),
 ) -> list[str]:
     """The command line a step runs: ``argv`` in the sandbox the settings ask for.
 
     ``hide``: more paths for this step only (the person's repository: an agent sees
-    its workspace, never the repository the service commits into).
+    its workspace, never the repository the service commits into). ``read_only``:
+    (source, target) files shown read-only at target (a codex sign-in).
     """
     policy = active_policy(settings)
     if policy is None:
@@ -229,4 +299,4 @@ def sandboxed(
     if extra:
         policy = dataclasses.replace(policy, hidden=(*policy.hidden, *extra))
     policy.home_for(workspace.resolve()).mkdir(parents=True, exist_ok=True)
-    return sandbox_argv(argv, workspace=workspace, policy=policy)
+    return sandbox_argv(argv, workspace=workspace, policy=policy, read_only=read_only)

@@ -29,7 +29,7 @@ from core.agents import REQUESTED_CHANGES_SUMMARY as REQUESTED_CHANGES_SUMMARY
 from core.models import AgentRun, AgentRunRole, AgentRunStatus
 
 if TYPE_CHECKING:
-    from api.agents.claude.runner import LiveStep
+    from api.agents.live.step import LiveStep
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class ActiveStep:
     timeout_s: float
     future: asyncio.Future[Outcome]
     loop: asyncio.AbstractEventLoop
-    #: The live session of a claude step (None for the demo and command runners).
+    #: The live session of a claude or codex step (None for the demo and command runners).
     live: LiveStep | None = None
     #: Commits the step's work on the feature's branch (``FeaturePipeline._commit``).
     commit: Callable[[], None] | None = None

@@ -36,7 +36,7 @@ from pages.lib.chat_session import (
     session_chat,
     window,
 )
-from pages.lib.metrics import feature_cost, feature_elapsed, format_cost, format_duration
+from pages.lib.metrics import feature_elapsed, format_duration, spend_text
 from pages.lib.pending import pending_bubble
 from pages.lib.render import (
     ENDED_TEXT,
@@ -96,10 +96,10 @@ def header_html(view: FeatureView) -> str:
         doing += f" · {escape(run.status.value)}" if run.is_active else " · between steps"
     else:
         doing = "No step has started yet"
-    cost = feature_cost(view.runs.values())
+    spent = spend_text(view.runs.values())
     facts = f"{format_duration(feature_elapsed(view.runs.values()))} working"
-    if cost is not None:
-        facts += f" · {format_cost(cost)} so far"
+    if spent is not None:
+        facts += f" · {spent} so far"
     return (
         '<div class="oma-chat-head"><span class="oma-mascot">🍱</span><div>'
         f'<div class="oma-chat-title">{escape(feature.name)} {feature_badge(feature.status)}</div>'

@@ -22,9 +22,33 @@ def parse_time(timestamp: str) -> datetime | None:
 
 
 def feature_cost(runs: Iterable[AgentRun]) -> float | None:
-    """The sum of the runs' reported cost in USD; None when no run reported any."""
-    reported = [r.usage.cost_usd for r in runs if r.usage is not None]
+    """The sum of the runs' reported cost in USD; None when no run reported any.
+
+    Runs whose agent reports no price (codex: tokens only) are not counted.
+    """
+    reported = [r.usage.cost_usd for r in runs if r.usage is not None and r.usage.priced]
     return round(sum(reported), 6) if reported else None
+
+
+def unpriced_tokens(runs: Iterable[AgentRun]) -> int | None:
+    """Tokens of the runs whose agent reported no price; None when there are none."""
+    used = [
+        r.usage.input_tokens + r.usage.output_tokens
+        for r in runs
+        if r.usage is not None and not r.usage.priced
+    ]
+    return sum(used) if used else None
+
+
+def spend_text(runs: Iterable[AgentRun]) -> str | None:
+    """What the runs cost, honestly: dollars where a price is known, tokens where not
+    ("$0.12 + 35,000 tokens (no price known)"); None when nothing was reported."""
+    runs = list(runs)
+    cost, tokens = feature_cost(runs), unpriced_tokens(runs)
+    parts = [format_cost(cost)] if cost is not None else []
+    if tokens is not None:
+        parts.append(f"{tokens:,} tokens (no price known)")
+    return " + ".join(parts) or None
 
 
 def run_elapsed(run: AgentRun, now: datetime) -> float:

@@ -13,7 +13,7 @@ import streamlit as st
 from core.models import Agent, AgentRun, AgentRunStatus, AgentStatus
 from pages.lib.api import api_guard, get_client
 from pages.lib.chat_session import active_feature_id
-from pages.lib.metrics import feature_cost, format_cost
+from pages.lib.metrics import spend_text
 from pages.lib.ui import agent_card_html
 from pages.lib.waiting import TOASTED_KEY
 from pages.panels.common import NOTICE_KEY, open_and_rerun
@@ -45,8 +45,7 @@ def toast_new_questions(
 
 def cost_of(feature_id: str | None, runs: dict[str, AgentRun]) -> str | None:
     """The feature's cost so far (its runs' reported usage), formatted; None if unknown."""
-    cost = feature_cost(r for r in runs.values() if r.feature_id == feature_id)
-    return format_cost(cost) if cost is not None else None
+    return spend_text(r for r in runs.values() if r.feature_id == feature_id)
 
 
 @st.fragment(run_every=CARDS_REFRESH_S)

@@ -13,10 +13,9 @@ from pages.lib.api import api_guard, get_client, show_error
 from pages.lib.chat_session import active_feature_id
 from pages.lib.diff_view import CHANGES_PAGE_URL, short_sha
 from pages.lib.metrics import (
-    feature_cost,
     feature_elapsed,
-    format_cost,
     format_duration,
+    spend_text,
     unread_by_feature,
 )
 from pages.panels.common import open_and_rerun
@@ -55,14 +54,14 @@ def features_panel(project_id: str) -> None:
     names = {f.id: f.name for f in features}
     rows = []
     for f in features:
-        cost = feature_cost(grouped.get(f.id, []))
+        spent = spend_text(grouped.get(f.id, []))
         rows.append(
             {
                 "feature": f.name,
                 "status": f.status.value.replace("_", " "),
                 "step": f.current_step,
                 "working": format_duration(feature_elapsed(grouped.get(f.id, []))),
-                "cost": format_cost(cost) if cost is not None else "",
+                "cost": spent or "",
                 "unread": unread.get(f.id, 0),
                 "priority": f.priority,
                 "depends on": ", ".join(names.get(d, d) for d in f.dependencies),

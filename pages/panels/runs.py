@@ -27,7 +27,7 @@ def run_row(run: AgentRun, feature: str) -> dict[str, object]:
         "turns": usage.turns if usage else None,
         "tokens in": usage.input_tokens if usage else None,
         "tokens out": usage.output_tokens if usage else None,
-        "cost": format_cost(usage.cost_usd) if usage else "",
+        "cost": (format_cost(usage.cost_usd) if usage.priced else "tokens only") if usage else "",
         "started": run.started_at,
         "ended": run.completed_at or "",
         "error": run.error_message or "",

@@ -1,9 +1,8 @@
 """The ``claude`` runner: one Claude Code process per step, steered live.
 
-* ``transport``: the subprocess and its JSON lines (stdin writes, stdout events);
+* ``transport``: the stream-json lines we write (``ClaudeChannel``);
 * ``events``: what a stdout line means, and how it reads in the log viewer;
-* ``session``: what to send when (steer, interrupt, one more turn, end of step);
-* ``effects``: the session's effects on the service (chat, receipts, phases, cost);
-* ``prompts`` / ``verdict``: the role prompt a step starts with, the reviewer's verdict;
+* the session, its effects and the verdict are shared with codex (``api.agents.live``);
+* ``prompts``: the role prompt a step starts with (codex steps use it too);
 * ``runner``: the command line and environment of a step.
 """

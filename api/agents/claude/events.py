@@ -10,80 +10,24 @@ a newer CLI that adds event types does not break a step.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
+from api.agents.live.events import (
+    SUCCESS_SUBTYPE,
+    ControlResponse,
+    Event,
+    Init,
+    Other,
+    Replay,
+    Text,
+    ToolResult,
+    ToolUse,
+    TurnResult,
+    log_lines,
+)
 from core.models import RunUsage
 
-#: Tool output lines quoted in the logs per tool call (the rest is elided).
-TOOL_OUTPUT_LOG_LINES = 6
-#: Longest single log line we write for a tool call or its output.
-MAX_LOG_LINE_CHARS = 300
-#: ``result`` subtypes that are a successful turn.
-SUCCESS_SUBTYPE = "success"
-
-
-@dataclass(frozen=True, slots=True)
-class Init:
-    session_id: str
-    mcp_servers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolUse:
-    tool_id: str
-    name: str
-    input: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ToolResult:
-    tool_id: str
-    output: str
-    is_error: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Replay:
-    """The CLI took a user message of ours into the conversation (``--replay-user-messages``)."""
-
-    uuid: str
-
-
-@dataclass(frozen=True, slots=True)
-class TurnResult:
-    subtype: str
-    is_error: bool
-    text: str
-    usage: RunUsage
-
-    @property
-    def ok(self) -> bool:
-        return self.subtype == SUCCESS_SUBTYPE and not self.is_error
-
-
-@dataclass(frozen=True, slots=True)
-class ControlResponse:
-    request_id: str
-    ok: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Other:
-    kind: str
-
-
-Event = Init | Text | ToolUse | ToolResult | Replay | TurnResult | ControlResponse | Other
-
-
-def _clip(text: str, limit: int = MAX_LOG_LINE_CHARS) -> str:
-    text = text.replace("\r", "")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+__all__ = ["Event", "Replay", "ToolUse", "TurnResult", "log_lines", "parse_line", "usage_of"]
 
 
 def _tool_output(content: Any) -> str:
@@ -182,42 +126,3 @@ def parse_line(line: str) -> list[Event] | None:
             )
         ]
     return [Other(kind=f"{kind}/{raw.get('subtype')}" if raw.get("subtype") else str(kind))]
-
-
-def describe_tool(name: str, tool_input: dict[str, Any]) -> str:
-    """The one-line summary of a tool call: its most telling argument."""
-    for key in ("command", "file_path", "path", "pattern", "url", "question", "text"):
-        value = tool_input.get(key)
-        if isinstance(value, str) and value.strip():
-            first = value.strip().splitlines()[0]
-            return f"{name}: {first}"
-    return name
-
-
-def log_lines(event: Event) -> list[str]:
-    """How an event reads in the log viewer."""
-    if isinstance(event, Init):
-        servers = ", ".join(f"{n} ({s})" for n, s in event.mcp_servers.items()) or "none"
-        return [f"⚙ Claude Code session {event.session_id} (MCP servers: {servers})"]
-    if isinstance(event, Text):
-        return [_clip(f"💬 {line}") for line in event.text.splitlines() if line.strip()]
-    if isinstance(event, ToolUse):
-        return [_clip(f"▸ {describe_tool(event.name, event.input)}")]
-    if isinstance(event, ToolResult):
-        lines = [line for line in event.output.splitlines() if line.strip()]
-        mark = "  ✗ " if event.is_error else "  │ "
-        shown = [_clip(mark + line) for line in lines[:TOOL_OUTPUT_LOG_LINES]]
-        if len(lines) > TOOL_OUTPUT_LOG_LINES:
-            shown.append(f"  │ … {len(lines) - TOOL_OUTPUT_LOG_LINES} more line(s)")
-        return shown or [mark + "(no output)"]
-    if isinstance(event, Replay):
-        return []
-    if isinstance(event, TurnResult):
-        usage = event.usage
-        return [
-            f"■ turn ended: {event.subtype} · {usage.input_tokens} in / "
-            f"{usage.output_tokens} out tokens · ${usage.cost_usd:.4f}"
-        ]
-    if isinstance(event, ControlResponse):
-        return [f"⚙ control {event.request_id}: {'ok' if event.ok else 'refused'}"]
-    return []

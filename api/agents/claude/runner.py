@@ -12,28 +12,23 @@ asked).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shlex
 import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from api.agents.claude.effects import StoreEffects
-from api.agents.claude.prompts import role_prompt
-from api.agents.claude.session import LiveSession
-from api.agents.claude.transport import ClaudeTransport, interrupt_line
-from api.agents.claude.verdict import Verdict, step_verdict
+from api.agents.claude.transport import ClaudeChannel
 from api.agents.home import AgentHome
+from api.agents.live.channel import JsonLines
+from api.agents.live.step import LiveStep
+from api.agents.live.step import start_live_step as start_step
 from api.agents.mcp_config import ALLOWED_MCP_TOOLS, ASK_GUIDANCE, mcp_config
-from api.agents.process import StepProcess
 from api.agents.relay import FeatureRelay
 from api.services.bus import MessageBus
 from api.settings import Settings
 from api.store.db import Db
-from core.models import AgentMessage, AgentRun, AgentRunRole, AgentRunStatus, Feature
+from core.models import AgentRun, Feature
 from infra.claude_cli import default_claude_bin
 
 STREAM_FLAGS = (
@@ -52,19 +47,6 @@ CLI_ENV_DEFAULTS = {
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     "DISABLE_AUTOUPDATER": "1",
     "DISABLE_TELEMETRY": "1",
-}
-#: The CLI's own state (session files, settings) for this feature's steps.
-#: Cancel: how long the interrupt may take before the process group is ended.
-CANCEL_INTERRUPT_GRACE_S = 1.0
-#: After the output ends, how long to wait for the process to exit before concluding.
-EXIT_WAIT_S = 5.0
-
-#: The phase a role works in once it uses its tools.
-WORK_PHASES: dict[AgentRunRole, AgentRunStatus] = {
-    AgentRunRole.ARCHITECT: AgentRunStatus.THINKING,
-    AgentRunRole.CODER: AgentRunStatus.CODING,
-    AgentRunRole.REVIEWER: AgentRunStatus.REVIEWING,
-    AgentRunRole.TESTER: AgentRunStatus.TESTING,
 }
 
 
@@ -97,42 +79,6 @@ def claude_environment(env: dict[str, str], *, workspace: Path) -> dict[str, str
     return merged
 
 
-@dataclass
-class LiveStep:
-    """A running claude step: its process, the session that talks to it, its bus listener."""
-
-    process: StepProcess
-    session: LiveSession
-    transport: ClaudeTransport
-    workspace: Path
-    role: AgentRunRole
-    _unsubscribe: Callable[[], None] = field(default=lambda: None, repr=False)
-
-    def verdict(self, exit_code: int) -> Verdict:
-        return step_verdict(
-            self.role,
-            exit_code=exit_code,
-            failure=self.session.failure,
-            final_text=self.session.final_text,
-            workspace=self.workspace,
-        )
-
-    def end(self) -> list[AgentMessage]:
-        """Stop listening and writing; returns the messages the agent never took."""
-        self._unsubscribe()
-        self.session.stop()
-        return self.session.untaken
-
-    def cancel(self) -> None:
-        """Interrupt the running turn (its tool is cut short), then end the process group."""
-        with contextlib.suppress(Exception):
-            self.transport.send(interrupt_line("cancel"))
-        with contextlib.suppress(Exception):
-            self.process.popen.wait(timeout=CANCEL_INTERRUPT_GRACE_S)
-        self.end()
-        self.process.stop()
-
-
 def start_live_step(
     db: Db,
     bus: MessageBus,
@@ -146,45 +92,18 @@ def start_live_step(
     on_exit: Callable[[], None],
     ask_guidance: str = ASK_GUIDANCE,
 ) -> LiveStep:
-    """Start the CLI with its input open, write the role prompt, listen for the run's messages."""
+    """A claude step: the CLI with its input open, the role prompt its first user line."""
     AgentHome.of(workspace).make()
-    holder: dict[str, LiveSession] = {}
-
-    def handle(line: str) -> list[str]:
-        return holder["session"].handle_line(line)
-
-    def output_ended() -> None:
-        with contextlib.suppress(Exception):
-            process.popen.wait(timeout=EXIT_WAIT_S)
-        on_exit()
-
-    process = StepProcess(
-        db=db,
+    return start_step(
+        db,
+        bus,
         run=run,
+        feature=feature,
+        relay=relay,
         argv=argv,
         env=claude_environment(env, workspace=workspace),
-        cwd=workspace,
-        stdin_pipe=True,
-        stdout_lines=handle,
-        on_eof=lambda: threading.Thread(target=output_ended, daemon=True).start(),
+        workspace=workspace,
+        on_exit=on_exit,
+        channel_for=lambda stdin: ClaudeChannel(JsonLines(stdin)),
+        ask_guidance=ask_guidance,
     )
-    assert process.popen.stdin is not None
-    transport = ClaudeTransport(process.popen.stdin)
-    session = LiveSession(
-        transport=transport,
-        effects=StoreEffects(db, bus, run=run, relay=relay),
-        prompt=role_prompt(run, feature, ask_guidance=ask_guidance),
-        work_phase=WORK_PHASES[run.role],
-    )
-    holder["session"] = session
-
-    def listen(message: AgentMessage) -> None:
-        if message.run_id == run.id:
-            session.offer(message)
-
-    live = LiveStep(
-        process=process, session=session, transport=transport, workspace=workspace, role=run.role
-    )
-    live._unsubscribe = bus.subscribe(listen)
-    session.start()
-    return live

@@ -1,26 +1,25 @@
-"""The Claude Code subprocess seen as a JSON-lines channel: what we write to its input.
+"""Claude Code's side of a live step: the stream-json lines we write, as an ``AgentChannel``.
 
 Why a class apart from the session (as in claude-agent-sdk-python): the
-session decides *what* to send; the transport owns *how* — one JSON object per
-line on stdin, writes serialised (the session's worker thread and a cancel may
-write at once), and a closed input is a clear state rather than a broken pipe.
-Reading stdout is the log pump's job (``api.agents.process``): one thread per
-step reads both pipes and hands each stdout line to the session.
+session decides *what* to send; the channel owns *how* — a user line with our
+uuid and ``priority: "next"`` (taken at the next tool boundary, echoed back
+with ``--replay-user-messages``), an interrupt control request. Reading stdout
+is the log pump's job (``api.agents.process``); ``parse`` reads each line.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import threading
-from typing import IO, Any
+import uuid as uuidlib
+from typing import Any
+
+from api.agents.claude import events as ev
+from api.agents.live.channel import JsonLines, TransportClosedError
+from api.agents.live.events import Event
+
+__all__ = ["ClaudeChannel", "TransportClosedError", "interrupt_line", "user_line"]
 
 #: ``priority`` of a user message written mid-turn: take it at the next tool boundary.
 PRIORITY_NEXT = "next"
-
-
-class TransportClosedError(RuntimeError):
-    """The agent's input is closed (the step is ending): nothing more can be written."""
 
 
 def user_line(text: str, *, uuid: str, session_id: str = "default") -> dict[str, Any]:
@@ -42,33 +41,28 @@ def interrupt_line(request_id: str) -> dict[str, Any]:
     }
 
 
-class ClaudeTransport:
-    def __init__(self, stdin: IO[bytes]) -> None:
-        self._stdin = stdin
-        self._lock = threading.Lock()
-        self._closed = False
+class ClaudeChannel:
+    name = "Claude Code"
+
+    def __init__(self, lines: JsonLines) -> None:
+        self._lines = lines
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._lines.closed
 
-    def send(self, payload: dict[str, Any]) -> None:
-        line = (json.dumps(payload, ensure_ascii=False) + "\n").encode()
-        with self._lock:
-            if self._closed:
-                raise TransportClosedError("the agent's input is closed")
-            try:
-                self._stdin.write(line)
-                self._stdin.flush()
-            except (BrokenPipeError, ValueError, OSError) as error:  # the process is gone
-                self._closed = True
-                raise TransportClosedError(f"the agent's input is closed ({error})") from error
+    def begin(self, prompt: str) -> None:
+        self._lines.send(user_line(prompt, uuid=str(uuidlib.uuid4())))
+
+    def send_message(self, text: str, *, uuid: str, idle: bool) -> None:
+        del idle  # the same line either way: the CLI starts a turn when none runs
+        self._lines.send(user_line(text, uuid=uuid))
+
+    def interrupt(self, tag: str) -> None:
+        self._lines.send(interrupt_line(tag))
+
+    def parse(self, line: str) -> list[Event] | None:
+        return ev.parse_line(line)
 
     def close(self) -> None:
-        """End the agent's input: after its current turn the CLI exits."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            with contextlib.suppress(OSError):
-                self._stdin.close()
+        self._lines.close()

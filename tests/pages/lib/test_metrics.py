@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from core.models import AgentRun, AgentRunRole, AgentRunStatus, RunUsage
-from pages.lib.metrics import feature_cost, feature_elapsed, format_cost, format_duration
+from pages.lib.metrics import (
+    feature_cost,
+    feature_elapsed,
+    format_cost,
+    format_duration,
+    spend_text,
+)
 
 NOW = datetime(2026, 11, 30, 10, 10, tzinfo=UTC)
 
@@ -56,3 +62,14 @@ def test_an_open_question_stops_the_clock_from_when_it_was_asked() -> None:
         update={"waiting_since": "2026-11-30T10:08:00.000000Z"}
     )
     assert feature_elapsed([asking], NOW) == 600 - 30 - 120
+
+
+def test_tokens_without_a_price_are_said_as_tokens_never_as_dollars() -> None:
+    priced = run("10:00:00", "10:01:00", usage=RunUsage(cost_usd=0.5))
+    codex = RunUsage(input_tokens=30_000, output_tokens=5_000, priced=False)
+    unpriced = run("10:02:00", None, usage=codex)
+    assert feature_cost([priced, unpriced]) == 0.5
+    assert spend_text([priced, unpriced]) == "$0.50 + 35,000 tokens (no price known)"
+    assert spend_text([unpriced]) == "35,000 tokens (no price known)"
+    assert spend_text([run("10:00:00", None)]) is None
+    assert RunUsage().plus(codex).priced is False

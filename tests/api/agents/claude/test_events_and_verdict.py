@@ -7,7 +7,7 @@ from pathlib import Path
 
 from api.agents.claude.events import Replay, ToolUse, TurnResult, log_lines, parse_line
 from api.agents.claude.prompts import role_prompt
-from api.agents.claude.verdict import step_verdict
+from api.agents.live.verdict import step_verdict
 from api.agents.plan import EXIT_APPROVE, EXIT_REQUEST_CHANGES
 from core.models import AgentRun, AgentRunRole, Feature
 

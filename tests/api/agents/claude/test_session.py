@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from api.agents.claude.session import MAX_EXTRA_TURNS, LiveSession, message_uuid
-from api.agents.claude.transport import ClaudeTransport
+from api.agents.claude.transport import ClaudeChannel
+from api.agents.live.channel import JsonLines
+from api.agents.live.session import MAX_EXTRA_TURNS, LiveSession, message_uuid
 from core.models import (
     AgentMessage,
     AgentRunStatus,
@@ -134,7 +135,7 @@ def parts() -> Iterator[tuple[LiveSession, Stdin, Recorder]]:
     stdin, effects = Stdin(), Recorder()
     stdin.was_closed = False
     session = LiveSession(
-        transport=ClaudeTransport(stdin),
+        channel=ClaudeChannel(JsonLines(stdin)),
         effects=effects,
         prompt="You are the coder.",
         work_phase=AgentRunStatus.CODING,

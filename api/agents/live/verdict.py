@@ -1,4 +1,4 @@
-"""A claude step's verdict: how its end becomes an exit code the pipeline understands.
+"""A live step's verdict: how its end becomes an exit code the pipeline understands.
 
 Why exit codes: the pipeline's rules (``api.agents.plan``) already speak them
 (0 done, 2 the reviewer requests changes, anything else failed); mapping the
@@ -52,11 +52,12 @@ def step_verdict(
     failure: str | None,
     final_text: str,
     workspace: Path,
+    agent: str = "Claude Code",
 ) -> Verdict:
     if failure is not None:
         return Verdict(EXIT_FAILED, failure)
     if exit_code != 0:
-        return Verdict(exit_code, f"Claude Code exited with code {exit_code}")
+        return Verdict(exit_code, f"{agent} exited with code {exit_code}")
     if role is AgentRunRole.REVIEWER:
         word = reviewer_word(workspace, final_text)
         if word == "APPROVE":

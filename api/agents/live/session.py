@@ -1,6 +1,8 @@
-"""What to send a live Claude Code step, and when: the session logic of the claude runner.
+"""What to send a live agent step, and when: the session logic of every live runner.
 
-The step is one CLI process with its input kept open. This class decides:
+The step is one CLI process with its input kept open (Claude Code, codex
+app-server); how a message is written is the runner's ``AgentChannel``. This
+class decides:
 
 * **start**: the role prompt is the first user line (its uuid is ours too);
 * **steer**: a user message is written to the input at once (its receipt goes
@@ -32,13 +34,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from api.agents.claude import events as ev
-from api.agents.claude.transport import (
-    ClaudeTransport,
-    TransportClosedError,
-    interrupt_line,
-    user_line,
-)
+from api.agents.live import events as ev
+from api.agents.live.channel import AgentChannel, TransportClosedError
 from core.models import AgentMessage, AgentRunStatus, DeliveryMode, RunUsage
 
 log = logging.getLogger(__name__)
@@ -63,7 +60,7 @@ def message_uuid(message_id: str) -> str:
 
 
 class SessionEffects(Protocol):
-    """What the session does to the service (implemented in ``api.agents.claude.effects``)."""
+    """What the session does to the service (implemented in ``api.agents.live.effects``)."""
 
     def say(self, text: str) -> None: ...
 
@@ -110,14 +107,14 @@ class LiveSession:
     def __init__(
         self,
         *,
-        transport: ClaudeTransport,
+        channel: AgentChannel,
         effects: SessionEffects,
         prompt: str,
         work_phase: AgentRunStatus,
         poll_s: float = LIVE_POLL_S,
         untaken_grace_s: float = UNTAKEN_GRACE_S,
     ) -> None:
-        self._transport = transport
+        self._transport = channel
         self._effects = effects
         self._prompt = prompt
         self._work_phase = work_phase
@@ -135,7 +132,7 @@ class LiveSession:
         self._extra_turns = 0
         self._total = RunUsage()
         self._last_phase: AgentRunStatus | None = None
-        self._thread = threading.Thread(target=self._loop, name="claude-session", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="live-session", daemon=True)
         self._stopping = False
         #: Why the step failed (a turn that was not a success and not our interrupt).
         self.failure: str | None = None
@@ -152,7 +149,7 @@ class LiveSession:
         step then ends with the process's exit code, which the monitor reports.
         """
         try:
-            self._transport.send(user_line(self._prompt, uuid=str(uuidlib.uuid4())))
+            self._transport.begin(self._prompt)
         except TransportClosedError:
             log.warning("the agent's input closed before the prompt was written")
             return
@@ -192,7 +189,7 @@ class LiveSession:
     # --- events out of the agent (the log pump's thread) ------------------------------
 
     def handle_line(self, line: str) -> list[str]:
-        events = ev.parse_line(line)
+        events = self._transport.parse(line)
         if events is None:
             return [line] if line.strip() else []
         shown: list[str] = []
@@ -239,7 +236,7 @@ class LiveSession:
                 self._interrupts_in_flight -= 1
             if not event.ok and not forgiven and self.failure is None:
                 detail = f": {event.text.strip()[:300]}" if event.text.strip() else ""
-                self.failure = f"Claude Code ended a turn with '{event.subtype}'{detail}"
+                self.failure = f"{self._transport.name} ended a turn with '{event.subtype}'{detail}"
             if event.ok:
                 self.final_text = event.text
             self._turn_ended = True
@@ -304,14 +301,14 @@ class LiveSession:
         if message.mode is DeliveryMode.INTERRUPT and not idle:
             with self._cond:
                 self._interrupts_in_flight += 1
-            self._transport.send(interrupt_line(f"interrupt-{message.id}"))
+            self._transport.interrupt(f"interrupt-{message.id}")
         stored = self._effects.sending(message)
         if stored is None:
             return  # withdrawn meanwhile: never written
         uuid = message_uuid(message.id)
         with self._cond:
             self._untaken[uuid] = stored
-        self._transport.send(user_line(stored.content, uuid=uuid))
+        self._transport.send_message(stored.content, uuid=uuid, idle=idle)
         if idle:
             self._extra_turns += 1
             self._begin_turn()
