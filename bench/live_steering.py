@@ -1,31 +1,43 @@
-"""Live steering of a real Claude Code step, measured side by side with the v1 relay and the demo.
+"""Live steering of a real agent CLI step, before and after, side by side in one run.
 
-One run, one machine, the real pinned CLI against the scripted model (tests/support):
+One machine, the real pinned CLI against the scripted model (tests/support), each
+variant an API process on the same local engine with ``OMAKASE_RUNNER=<runner>``:
+``after`` is this checkout, ``before`` (``--before <checkout>``, e.g. a clone at
+the commit before the change) the code it replaces, started the same way. Per
+variant:
 
 * **steer**: POST (mode ``steer``) → the line reaches the agent's stdin (a wrapper
-  CLI, ``bench.stdin_clock``, timestamps each line as it arrives);
+  CLI, ``bench.stdin_clock``, timestamps each line as it arrives), and POST → 201;
+* **steer across processes**: the same POST through a second API process (no
+  pipeline of its own), which the step's process finds by its store poll;
 * **interrupt**: POST (mode ``interrupt``) while a tool runs → the model request
-  that carries the message;
-* **v1 relay**: POST (mode ``queue``) during the coder's step → the reviewer's first
-  model request (the next step start, where v1 delivered everything);
-* **per-step overhead**: run created → the agent's first sign of life: the first
-  model request (claude) against the first line the demo agent prints (demo).
+  that carries the message, and (this checkout: ``OMAKASE_HOP_LOG``) the time of
+  each hop on the way: POST in, committed, offered to the session, control request
+  written, the CLI's ``control_response``, the message's line written, the turn's
+  end, then the model request;
+* **per-step overhead**: run created → first model request, over the feature's steps.
+
+Runners: ``RUNNERS`` says how to run one (its env, its stdin wrapper); claude is
+here, another runner adds an entry.
 
 Usage::
 
-    .venv/bin/python -m bench.live_steering              # ~3-4 min
-    .venv/bin/python -m bench.live_steering --steer 40 --interrupt 15
+    .venv/bin/python -m bench.live_steering --steer 200 --interrupt 50 --before /tmp/base
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +55,17 @@ WAIT_S = 120.0
 #: The coder's tool while messages are measured (each steer lands at its end).
 TOOL = "sleep 1"
 FINISH = "FINISH-THE-STEP"
-DEMO_STEP_SECONDS = "1"
+#: Pause between steers, and after an interrupt (the next tool is running again).
+STEER_GAP_S = 0.2
+INTERRUPT_GAP_S = 1.5
+#: Hops logged by the API (``api.agents.hops``), in path order.
+HOPS = (
+    "committed",
+    "offered",
+    "interrupt_written",
+    "control_response",
+    "line_written",
+)
 
 
 def wall(at_monotonic: float) -> float:
@@ -60,34 +82,56 @@ def coder_responder(request: ModelRequest) -> list[dict[str, Any]]:
     return [text("Done.")]
 
 
-def wait(check: Any, what: str) -> Any:
+def wait(check: Callable[[], Any], what: str) -> Any:
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
-        time.sleep(0.01)
+        time.sleep(0.005)
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def clock_lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
-
-
-def percentiles(values: list[float]) -> str:
+def percentiles(values: list[float]) -> tuple[float, float, int]:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return f"{statistics.median(ordered) * 1000:8.1f} {p99 * 1000:8.1f} {len(ordered):5d}"
+    return statistics.median(ordered) * 1000, p99 * 1000, len(ordered)
 
 
-def api(engine: LocalEngine, root: Path, prefix: str, env: dict[str, str]) -> ApiServer:
-    return ApiServer(
+class CheckoutApi(ApiServer):
+    """``python -m api`` from another checkout (the ``before`` variant), same everything else."""
+
+    def __init__(self, checkout: Path | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.checkout = checkout
+
+    def argv(self) -> list[str]:
+        if self.checkout is None:
+            return super().argv()
+        start = (
+            f"import sys, runpy; sys.path.insert(0, {str(self.checkout)!r}); "
+            "runpy.run_module('api', run_name='__main__', alter_sys=True)"
+        )
+        return [sys.executable, "-c", start]
+
+
+def api(
+    engine: LocalEngine,
+    root: Path,
+    name: str,
+    env: dict[str, str],
+    checkout: Path | None,
+    prefix: str,
+) -> CheckoutApi:
+    """One API process; processes of a variant share ``prefix`` (the same tables)."""
+    return CheckoutApi(
+        checkout,
         endpoint=engine.endpoint,
         prefix=prefix,
         token=TOKEN,
-        log_path=root / f"{prefix}.log",
+        log_path=root / f"{name}.log",
         env={
-            "OMAKASE_WORKSPACE_ROOT": str(root / prefix),
+            "OMAKASE_WORKSPACE_ROOT": str(root / name),
             "OMAKASE_MONITOR_INTERVAL_SECONDS": "0.2",
             **env,
         },
@@ -105,81 +149,160 @@ def runs_of(client: httpx.Client, feature: dict[str, Any]) -> list[dict[str, Any
     return sorted((r for r in runs if r["featureId"] == feature["id"]), key=lambda r: r["step"])
 
 
-def measure_claude(
-    engine: LocalEngine, root: Path, steers: int, interrupts: int
-) -> dict[str, list[float]]:
-    figures: dict[str, list[float]] = {}
-    clock_name = ".omakase/stdin-clock.txt"  # in the feature's workspace
+@dataclass
+class Runner:
+    """How the bench runs one kind of live step."""
+
+    name: str
+    #: The API's environment for this runner, given the model, the bench's folder and
+    #: the stdin-clock file name (relative to the step's workspace).
+    env: Callable[[FakeModel, Path, str], dict[str, str]]
+
+
+def claude_runner_env(model: FakeModel, root: Path, clock_name: str) -> dict[str, str]:
     wrapper = root / "claude-with-clock"
     wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m bench.stdin_clock "$@"\n')
     wrapper.chmod(0o755)
+    env = {
+        k: v
+        for k, v in claude_env(model, root / "home").items()
+        if k.startswith(("ANTHROPIC_", "CLAUDE", "DISABLE_", "HOME"))
+    }
+    return env | {
+        "OMAKASE_RUNNER": "claude",
+        "OMAKASE_CLAUDE_BIN": str(wrapper),
+        "STDIN_CLOCK_FILE": clock_name,
+        "PYTHONPATH": str(Path.cwd()),
+    }
+
+
+RUNNERS = {"claude": Runner("claude", claude_runner_env)}
+
+
+class Clock:
+    """When each line reached the agent's stdin (``bench.stdin_clock``), by uuid."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def arrival(self, line_uuid: str) -> float | None:
+        if not self.path.exists():
+            return None
+        for line in self.path.read_text().splitlines():
+            if line.endswith(line_uuid):
+                return float(line.split()[0])
+        return None
+
+
+def read_hops(path: Path) -> dict[str, dict[str, float]]:
+    """message id → hop → first monotonic time (the turn's end keyed by order, see below)."""
+    found: dict[str, dict[str, float]] = {}
+    if not path.exists():
+        return found
+    for line in path.read_text().splitlines():
+        at, name, *key = line.split()
+        found.setdefault(key[0] if key else "", {}).setdefault(name, float(at))
+    return found
+
+
+def turn_ends(path: Path) -> list[float]:
+    if not path.exists():
+        return []
+    return sorted(
+        float(line.split()[0]) for line in path.read_text().splitlines() if " turn_result " in line
+    )
+
+
+def steer(
+    client: httpx.Client, url: str, clock: Clock, n: int, tag: str
+) -> tuple[list[float], list[float]]:
+    to_stdin: list[float] = []
+    answered: list[float] = []
+    for i in range(n):
+        message_id = f"bench-{tag}-{uuid.uuid4().hex[:8]}"
+        line_uuid = message_uuid(message_id)
+        started = time.time()
+        client.post(url, json={"content": f"steer {tag} {i}", "id": message_id}).raise_for_status()
+        answered.append(time.time() - started)
+        arrived = float(wait(partial(clock.arrival, line_uuid), "the steer line"))
+        to_stdin.append(arrived - started)
+        time.sleep(STEER_GAP_S)
+    return to_stdin, answered
+
+
+def interrupt(
+    client: httpx.Client, url: str, model: FakeModel, n: int, hop_log: Path
+) -> tuple[list[float], dict[str, list[float]]]:
+    figures: list[float] = []
+    posted: list[tuple[str, float, float]] = []
+    for i in range(n):
+        message_id = f"bench-int-{uuid.uuid4().hex[:8]}"
+        words = f"interrupt number {i} {message_id}"
+        started = time.monotonic()
+        client.post(
+            url, json={"content": words, "mode": "interrupt", "id": message_id}
+        ).raise_for_status()
+        reached = model.wait_for_text(words, WAIT_S)
+        figures.append(reached.at - started)
+        posted.append((message_id, started, reached.at))
+        time.sleep(INTERRUPT_GAP_S)
+    hops = read_hops(hop_log)
+    ends = turn_ends(hop_log)
+    segments: dict[str, list[float]] = {}
+    for message_id, started, reached_at in posted:
+        mine = hops.get(message_id, {})
+        if not mine:
+            continue  # this variant logs no hops
+        marks = {"POST in": mine.get("post_in")} | {name: mine.get(name) for name in HOPS}
+        end = next((at for at in ends if at >= mine.get("interrupt_written", started)), None)
+        marks["the turn's end (result)"] = end if end is not None and end <= reached_at else None
+        marks["the model request"] = reached_at
+        for name, at in marks.items():
+            if at is not None:
+                segments.setdefault(f"  POST sent → {name}", []).append(at - started)
+    return figures, segments
+
+
+def measure(
+    engine: LocalEngine,
+    root: Path,
+    runner: Runner,
+    checkout: Path | None,
+    tag: str,
+    args: argparse.Namespace,
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    clock_name = ".omakase/stdin-clock.txt"  # in the feature's workspace
+    hop_log = root / f"hops-{tag}.txt"
     with FakeModel(coder_responder) as model:
-        env = {
-            k: v
-            for k, v in claude_env(model, root / "home").items()
-            if k.startswith(("ANTHROPIC_", "CLAUDE", "DISABLE_", "HOME"))
-        }
-        env |= {
-            "OMAKASE_RUNNER": "claude",
-            "OMAKASE_CLAUDE_BIN": str(wrapper),
-            "STDIN_CLOCK_FILE": clock_name,
-            "PYTHONPATH": str(Path.cwd()),
-        }
-        with api(engine, root, "claude", env) as server, server.client() as client:
-            feature = new_feature(client, "Live steering bench")
-            clock_file = root / "claude" / feature["id"] / clock_name
+        env = runner.env(model, root, clock_name) | {"OMAKASE_HOP_LOG": str(hop_log)}
+        other_env = {"OMAKASE_AUTO_START_FEATURES": "false"}
+        with (
+            api(engine, root, f"{tag}-a", env, checkout, tag) as server,
+            api(engine, root, f"{tag}-b", other_env, checkout, tag) as other,
+            server.client() as client,
+            other.client() as other_client,
+        ):
+            feature = new_feature(client, f"Live steering bench {tag}")
+            clock = Clock(root / f"{tag}-a" / feature["id"] / clock_name)
             coder = wait(
                 lambda: next((r for r in runs_of(client, feature) if r["role"] == "coder"), None),
                 "the coder",
             )
-            wait(
-                lambda: client.get(f"/api/agent-runs/{coder['id']}").json()["status"] == "coding",
-                "the coder's tool",
-            )
-            url = f"/api/agent-runs/{coder['id']}/messages"
-            steer: list[float] = []
-            answered: list[float] = []
-            for i in range(steers):
-                message_id = f"bench-steer-{uuid.uuid4().hex[:8]}"
-                line_uuid = message_uuid(message_id)
-                started = time.time()
-                client.post(url, json={"content": f"steer {i}", "id": message_id})
-                answered.append(time.time() - started)
-                arrived = wait(
-                    lambda u=line_uuid: next(
-                        (
-                            float(line.split()[0])
-                            for line in clock_lines(clock_file)
-                            if line.endswith(u)
-                        ),
-                        None,
-                    ),
-                    "the steer line",
-                )
-                steer.append(arrived - started)
-                time.sleep(0.2)
-            figures["POST steer → 201 (the message committed; baseline)"] = answered
-            figures["POST steer → written to the agent's stdin"] = steer
-            interrupt: list[float] = []
-            for i in range(interrupts):
-                words = f"interrupt number {i} {uuid.uuid4().hex[:6]}"
-                started = time.monotonic()
-                client.post(url, json={"content": words, "mode": "interrupt"})
-                reached = model.wait_for_text(words, WAIT_S)
-                interrupt.append(reached.at - started)
-                time.sleep(1.5)  # the next tool is running again
-            figures["POST interrupt → model request carrying it"] = interrupt
-            queued = f"for the next step {uuid.uuid4().hex[:6]}"
-            queued_at = time.monotonic()
-            client.post(url, json={"content": queued, "mode": "queue"})
+            run_url = f"/api/agent-runs/{coder['id']}"
+            wait(lambda: client.get(run_url).json()["status"] == "coding", "the coder's tool")
+            url = f"{run_url}/messages"
+            figures: dict[str, list[float]] = {}
+            print(f"{tag}: the coder is live; steering", file=sys.stderr)
+            stdin, answered = steer(client, url, clock, args.steer, tag)
+            figures["POST steer → 201 (the message committed)"] = answered
+            figures["POST steer → the agent's stdin (same process)"] = stdin
+            print(f"{tag}: steering through the other process", file=sys.stderr)
+            across, _ = steer(other_client, url, clock, args.across, tag + "x")
+            figures["POST steer → the agent's stdin (through another process)"] = across
+            print(f"{tag}: interrupting", file=sys.stderr)
+            cut, segments = interrupt(client, url, model, args.interrupt, hop_log)
+            figures["POST interrupt → the model request carrying it"] = cut
             client.post(url, json={"content": FINISH})
-            reached = model.wait_for_request(
-                lambda r: (
-                    r.is_agent_call and "the **reviewer**" in r.all_text and r.contains(queued)
-                ),
-                WAIT_S,
-            )
-            figures["POST queue → next step's model request (v1 relay)"] = [reached.at - queued_at]
             wait(
                 lambda: (
                     client.get(f"/api/features/{feature['id']}").json()["status"]
@@ -198,42 +321,48 @@ def measure_claude(
                 ]
                 if firsts:
                     overhead.append(min(firsts) - created)
-            figures["step overhead: run created → first model request (claude)"] = overhead
-    return figures
-
-
-def measure_demo(engine: LocalEngine, root: Path) -> dict[str, list[float]]:
-    env = {"OMAKASE_RUNNER": "demo", "OMAKASE_DEMO_STEP_SECONDS": DEMO_STEP_SECONDS}
-    with api(engine, root, "demo", env) as server, server.client() as client:
-        feature = new_feature(client, "Demo bench")
-        wait(
-            lambda: (
-                client.get(f"/api/features/{feature['id']}").json()["status"]
-                in ("passing", "failing")
-            ),
-            "the demo feature",
-        )
-        overhead = []
-        for run in runs_of(client, feature):
-            lines = client.get(f"/api/agent-runs/{run['id']}/logs").json()
-            printed = [parse_iso(line["timestamp"]) for line in lines if line["stream"] == "stdout"]
-            if printed:
-                overhead.append(min(printed) - parse_iso(run["startedAt"]))
-    return {"step overhead: run created → first line printed (demo)": overhead}
+            figures["step start: run created → first model request"] = overhead
+    return figures, segments
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runner", choices=sorted(RUNNERS), default="claude")
     parser.add_argument("--steer", type=int, default=25)
+    parser.add_argument("--across", type=int, default=20, help="steers through another process")
     parser.add_argument("--interrupt", type=int, default=10)
+    parser.add_argument(
+        "--before", type=Path, default=None, help="a checkout of the replaced code (optional)"
+    )
+    parser.add_argument("--keep", type=Path, default=None, help="work here and keep the logs")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, LocalEngine(Path(tmp) / "engine") as engine:
-        root = Path(tmp)
-        figures = measure_claude(engine, root, args.steer, args.interrupt)
-        figures |= measure_demo(engine, root)
-    print(f"{'measure':62} {'p50 ms':>8} {'p99 ms':>8} {'n':>5}")
-    for name, values in figures.items():
-        print(f"{name:62} {percentiles(values)}")
+    runner = RUNNERS[args.runner]
+    results: dict[str, tuple[dict[str, list[float]], dict[str, list[float]]]] = {}
+    with contextlib.ExitStack() as stack:
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            root = args.keep.resolve()
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        engine = stack.enter_context(LocalEngine(root / "engine"))
+        if args.before is not None:
+            results["before"] = measure(engine, root, runner, args.before.resolve(), "before", args)
+        results["after"] = measure(engine, root, runner, None, "after", args)
+    variants = list(results)
+    header = f"{'measure (' + runner.name + ')':64}" + "".join(
+        f" {v + ' p50':>12} {v + ' p99':>12} {'n':>4}" for v in variants
+    )
+    print(header)
+    for name in results["after"][0]:
+        row = f"{name:64}"
+        for variant in variants:
+            p50, p99, n = percentiles(results[variant][0][name] or [0.0])
+            row += f" {p50:12.1f} {p99:12.1f} {n:4d}"
+        print(row)
+    print("\ninterrupt, hop by hop (after; each from the moment the POST was sent), ms:")
+    for name, values in results["after"][1].items():
+        p50, p99, n = percentiles(values)
+        print(f"{name:64} {p50:12.1f} {p99:12.1f} {n:4d}")
     return 0
 
 

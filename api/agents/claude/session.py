@@ -39,7 +39,15 @@ from api.agents.claude.transport import (
     interrupt_line,
     user_line,
 )
-from core.models import AgentMessage, AgentRunStatus, DeliveryMode, RunUsage
+from api.agents.hops import hop
+from core.models import (
+    AgentMessage,
+    AgentRunStatus,
+    DeliveryChannel,
+    DeliveryMode,
+    ReceiptState,
+    RunUsage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +78,8 @@ class SessionEffects(Protocol):
     def phase(self, status: AgentRunStatus) -> None: ...
 
     def sending(self, message: AgentMessage) -> AgentMessage | None:
-        """Receipt ``sent`` before the write; None when the message went another way
-        (e.g. withdrawn): then it is not written."""
+        """Receipt ``sent`` before the write (unless the POST stored it so); None when
+        the message went another way (e.g. withdrawn): then it is not written."""
         ...
 
     def sent(self, message: AgentMessage) -> None:
@@ -87,14 +95,31 @@ class SessionEffects(Protocol):
         ...
 
 
-def is_live_eligible(message: AgentMessage) -> bool:
-    """A user message the running agent should hear now (not held for the next step)."""
-    receipt_state = message.receipt.state.value if message.receipt else "queued"
+def is_live_eligible(message: AgentMessage, *, pushed: bool = False) -> bool:
+    """A user message the running agent should hear now (not held for the next step).
+
+    ``queued``; or, handed over by this process's bus (``pushed``), already ``sent``
+    live: the POST stored it so because this step listens here (``MessageBus.take_live``).
+    A ``sent`` one found by the store poll is not ours to write (another step's, or
+    already written).
+    """
+    if message.sender.value != "user" or message.mode is DeliveryMode.QUEUE:
+        return False
+    if message.reply_to is not None:
+        return False
+    receipt = message.receipt
+    if receipt is None or receipt.state is ReceiptState.QUEUED:
+        return True
+    return pushed and is_sent_live(message)
+
+
+def is_sent_live(message: AgentMessage) -> bool:
+    """Stored already ``sent`` to a live step (by the POST): no ``sending`` write needed."""
+    receipt = message.receipt
     return (
-        message.sender.value == "user"
-        and message.mode is not DeliveryMode.QUEUE
-        and receipt_state == "queued"
-        and message.reply_to is None
+        receipt is not None
+        and receipt.state is ReceiptState.SENT
+        and receipt.channel == DeliveryChannel.LIVE.value
     )
 
 
@@ -178,9 +203,11 @@ class LiveSession:
 
     # --- messages in ------------------------------------------------------------------
 
-    def offer(self, message: AgentMessage) -> None:
-        """A user message for this run (from the bus or the store poll); never blocks on I/O."""
-        if not is_live_eligible(message):
+    def offer(self, message: AgentMessage, *, pushed: bool = False) -> None:
+        """A user message for this run (``pushed`` by the bus, or from the store poll);
+        never blocks on I/O."""
+        hop("offered", message.id)
+        if not is_live_eligible(message, pushed=pushed):
             return
         with self._cond:
             if message.id in self._seen:
@@ -202,6 +229,10 @@ class LiveSession:
         return shown
 
     def _handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.ControlResponse):
+            hop("control_response", event.request_id.removeprefix("interrupt-"))
+        elif isinstance(event, ev.TurnResult):
+            hop("turn_result", event.subtype)
         if isinstance(event, ev.Replay):
             with self._cond:
                 message = self._untaken.pop(event.uuid, None)
@@ -305,6 +336,7 @@ class LiveSession:
             with self._cond:
                 self._interrupts_in_flight += 1
             self._transport.send(interrupt_line(f"interrupt-{message.id}"))
+            hop("interrupt_written", message.id)
         stored = self._effects.sending(message)
         if stored is None:
             return  # withdrawn meanwhile: never written
@@ -312,6 +344,7 @@ class LiveSession:
         with self._cond:
             self._untaken[uuid] = stored
         self._transport.send(user_line(stored.content, uuid=uuid))
+        hop("line_written", message.id)
         if idle:
             self._extra_turns += 1
             self._begin_turn()
