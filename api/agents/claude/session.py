@@ -237,6 +237,7 @@ class LiveSession:
             with self._cond:
                 message = self._untaken.pop(event.uuid, None)
                 self._turn.running = True  # the CLI took it: a turn is on
+                self._cond.notify_all()  # the session thread may wait for this (_after_turn)
             if message is not None:
                 self._effects.delivered(message)
         elif isinstance(event, ev.Text):
@@ -360,8 +361,13 @@ class LiveSession:
             untaken = bool(self._untaken)
             waited = time.monotonic() - self._turn_ended_at
         if not failed and untaken and waited < self._untaken_grace_s:
-            time.sleep(min(self._poll_s, self._untaken_grace_s - waited))
-            return  # the CLI starts a turn for it (a text-only turn has no tool boundary)
+            # The CLI starts a turn for it (a text-only turn has no tool boundary). Wait
+            # on the condition, not a sleep: a message offered meanwhile (a steer, an
+            # interrupt) is written at once, and the echo ends the wait.
+            with self._cond:
+                if not self._inbox and not self._turn.running and not self._stopping:
+                    self._cond.wait(timeout=min(self._poll_s, self._untaken_grace_s - waited))
+            return
         if not failed:
             for message in self._effects.new_user_messages():
                 self.offer(message)
