@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 from mcp.client.session import ClientSession
@@ -50,8 +51,16 @@ def python_alone() -> float:
     return time.monotonic() - started
 
 
-async def _initialize() -> float:
-    entry = mcp_config(python=sys.executable, env=DUMMY_ENV)["mcpServers"]["omakase"]
+def _server_config(checkout: Path | None) -> dict[str, Any]:
+    """Our server's config; from ``checkout`` (the replaced code) when given."""
+    config = mcp_config(python=sys.executable, env=DUMMY_ENV)
+    if checkout is not None:
+        config["mcpServers"]["omakase"]["env"]["PYTHONPATH"] = str(checkout)
+    return config
+
+
+async def _initialize(checkout: Path | None) -> float:
+    entry = _server_config(checkout)["mcpServers"]["omakase"]
     params = StdioServerParameters(command=entry["command"], args=entry["args"], env=entry["env"])
     started = time.monotonic()
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
@@ -61,18 +70,20 @@ async def _initialize() -> float:
     return ready
 
 
-def mcp_server_ready() -> float:
-    return anyio.run(_initialize)
+def mcp_server_ready(checkout: Path | None) -> float:
+    return anyio.run(_initialize, checkout)
 
 
-def cli_first_request(root: Path, rep: int, *, with_mcp: bool) -> float:
-    name = f"{'mcp' if with_mcp else 'plain'}{rep}"
+def cli_first_request(
+    root: Path, rep: int, *, with_mcp: bool, checkout: Path | None = None
+) -> float:
+    name = f"{'mcp' if with_mcp else 'plain'}{'-before' if checkout else ''}{rep}"
     work = root / f"work-{name}"
     work.mkdir()
     with FakeModel() as model:
         extra: list[str] = []
         if with_mcp:
-            config = json.dumps(mcp_config(python=sys.executable, env=DUMMY_ENV))
+            config = json.dumps(_server_config(checkout))
             # The runner's flags (``claude_argv``): our server only, its tools allowed.
             extra = ["--mcp-config", config, "--strict-mcp-config"]
             extra += ["--allowedTools", *ALLOWED_MCP_TOOLS]
@@ -91,6 +102,7 @@ def cli_first_request(root: Path, rep: int, *, with_mcp: bool) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--before", type=Path, default=None, help="a checkout of the old server")
     args = parser.parse_args()
     figures: dict[str, list[float]] = {
         "python -c pass": [],
@@ -98,13 +110,22 @@ def main() -> int:
         "CLI without MCP: spawn → first model request": [],
         "CLI with the omakase server: spawn → first model request": [],
     }
+    if args.before is not None:
+        figures["before: MCP server: spawn → initialize answered"] = []
+        figures["before: CLI with that server: spawn → first model request"] = []
     names = list(figures)
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.reps):
             figures[names[0]].append(python_alone())
-            figures[names[1]].append(mcp_server_ready())
+            figures[names[1]].append(mcp_server_ready(None))
             figures[names[2]].append(cli_first_request(Path(tmp), rep, with_mcp=False))
             figures[names[3]].append(cli_first_request(Path(tmp), rep, with_mcp=True))
+            if args.before is not None:
+                before = args.before.resolve()
+                figures[names[4]].append(mcp_server_ready(before))
+                figures[names[5]].append(
+                    cli_first_request(Path(tmp), rep, with_mcp=True, checkout=before)
+                )
     print(f"| part | n | median | max |  ({args.reps} reps, alternating)")
     print("|---|---|---|---|")
     for name, values in figures.items():
