@@ -15,6 +15,7 @@ from api.routes import (
     run_status,
     runs,
     stream,
+    wake,
 )
 
 api_router = APIRouter(
@@ -30,3 +31,4 @@ api_router.include_router(stream.router)
 api_router.include_router(run_status.router)
 api_router.include_router(pipeline.router)
 api_router.include_router(conversation.router)
+api_router.include_router(wake.router)

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    status,
+)
 
 from api.agents.hops import hop
 from api.auth import Principal, require_run_access
@@ -22,6 +30,7 @@ from api.routes.params import FeatureId, RunId
 from api.runtime import Runtime
 from api.services.messages import post_message
 from api.services.receipts import receipt_for
+from api.services.wake import needs_wake, wake_owner
 from api.store.features import get_feature
 from api.store.messages import find_message, list_messages, list_messages_by_feature
 from api.store.runs import get_run, set_read_cursor
@@ -87,11 +96,17 @@ def post_run_message(
     runtime: RuntimeDep,
     principal: MessagePosterDep,
     response: Response,
+    background: BackgroundTasks,
 ) -> AgentMessage:
     hop("post_in", body.id or "")
     require_run_access(principal, run_id)
     run = get_run(runtime.db, run_id=run_id)
-    return post_user_message(runtime, run, body, principal, response, allow_ended=False)
+    message = post_user_message(runtime, run, body, principal, response, allow_ended=False)
+    if needs_wake(message, run, runtime.bus):  # after the 201: its live step runs elsewhere
+        background.add_task(
+            wake_owner, runtime.db, run=run, message=message, api_token=runtime.api_token
+        )
+    return message
 
 
 def post_user_message(
