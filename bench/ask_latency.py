@@ -19,6 +19,7 @@ Usage (about a minute for 60 samples)::
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import tempfile
@@ -61,6 +62,8 @@ async def _answer_when_waiting(
             asked.add(question)
             break
         await anyio.sleep(PERSON_POLL_S)
+    # A person answers at any moment, not in step with a poll: a uniform pause.
+    await anyio.sleep(random.uniform(0.0, OLD_POLL_S))
     marks.append(time.perf_counter())
     response = await answer_to.post(f"/api/agent-runs/{run_id}/messages", json={"content": "yes"})
     response.raise_for_status()
