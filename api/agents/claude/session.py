@@ -62,6 +62,9 @@ UNTAKEN_GRACE_S = 15.0
 #: Namespace of the uuids we give user messages (derived from the message id, so the
 #: same message always has the same uuid).
 MESSAGE_UUID_NAMESPACE = uuidlib.UUID("6f6d616b-6173-652d-6c69-76652d737465")
+#: Longest an interrupt's message waits for the cut turn's ``result`` before it is
+#: written anyway (the CLI answers an interrupt with it within ~0.2 s even under load).
+INTERRUPT_SETTLE_S = 2.0
 #: The MCP tool during which the agent waits for the person: no phase changes then.
 ASK_TOOL_SUFFIX = "ask_human"
 
@@ -157,6 +160,8 @@ class LiveSession:
         self._turn_ended = False
         self._turn_ended_at = 0.0
         self._interrupts_in_flight = 0
+        #: Turn results seen so far (an interrupt's message waits for the next one).
+        self._results = 0
         self._extra_turns = 0
         self._total = RunUsage()
         self._last_phase: AgentRunStatus | None = None
@@ -276,6 +281,7 @@ class LiveSession:
                 self.final_text = event.text
             self._turn_ended = True
             self._turn_ended_at = time.monotonic()
+            self._results += 1
             self._cond.notify_all()
         said = "\n\n".join(t.strip() for t in texts if t.strip()) or event.text.strip()
         if said and not forgiven:
@@ -336,8 +342,16 @@ class LiveSession:
         if message.mode is DeliveryMode.INTERRUPT and not idle:
             with self._cond:
                 self._interrupts_in_flight += 1
+                results = self._results
             self._transport.send(interrupt_line(f"interrupt-{message.id}"))
             hop("interrupt_written", message.id)
+            # The message goes in once the cut turn has ended (its ``result``, ~30-90 ms):
+            # a line the CLI reads while it is still cutting the turn started the next
+            # turn up to ~1 s late (bench/live_steering.py, docs/BENCHMARKS.md).
+            with self._cond:
+                self._cond.wait_for(
+                    lambda: self._results > results or self._stopping, INTERRUPT_SETTLE_S
+                )
         stored = self._effects.sending(message)
         if stored is None:
             return  # withdrawn meanwhile: never written

@@ -202,13 +202,16 @@ def test_interrupt_writes_the_control_request_first(
     session, stdin, _ = parts
     session.handle_line(tool_use())
     session.offer(user_message("msg_stop", DeliveryMode.INTERRUPT))
-    eventually(lambda: len(stdin.lines()) == 3, "the interrupt and the message")
-    control, message = stdin.lines()[1:]
+    eventually(lambda: len(stdin.lines()) == 2, "the interrupt")
+    [control] = stdin.lines()[1:]
     assert control["type"] == "control_request"
     assert control["request"] == {"subtype": "interrupt"}
-    assert message["uuid"] == message_uuid("msg_stop")
+    time.sleep(0.1)
+    assert len(stdin.lines()) == 2  # the message waits for the cut turn's end
     # The interrupted turn's error result is ours, not a failure.
     session.handle_line(result("error_during_execution", ""))
+    eventually(lambda: len(stdin.lines()) == 3, "the message, once the turn was cut")
+    assert stdin.lines()[2]["uuid"] == message_uuid("msg_stop")
     assert session.failure is None
     session.handle_line(replay(message_uuid("msg_stop")))
     session.handle_line(result())
@@ -303,8 +306,9 @@ def test_a_message_offered_while_an_untaken_one_waits_for_its_turn_is_written_at
     try:
         session.handle_line(tool_use())
         session.offer(user_message("msg_first", DeliveryMode.INTERRUPT))
-        eventually(lambda: len(stdin.lines()) == 3, "the interrupt and its message")
-        session.handle_line(result("error_during_execution", ""))  # written, not yet taken
+        eventually(lambda: len(stdin.lines()) == 2, "the interrupt")
+        session.handle_line(result("error_during_execution", ""))
+        eventually(lambda: len(stdin.lines()) == 3, "its message (written, not yet taken)")
         time.sleep(0.1)  # the session thread now waits for the CLI to take it
         session.offer(user_message("msg_next"))
         eventually(lambda: len(stdin.lines()) == 4, "the next message, before any poll")
