@@ -61,7 +61,11 @@ def _server_config(checkout: Path | None) -> dict[str, Any]:
 
 async def _initialize(checkout: Path | None) -> float:
     entry = _server_config(checkout)["mcpServers"]["omakase"]
-    params = StdioServerParameters(command=entry["command"], args=entry["args"], env=entry["env"])
+    # Started elsewhere than this checkout (as the CLI starts it, from the workspace):
+    # ``-m`` resolves from the cwd first, which would pick this checkout's server.
+    params = StdioServerParameters(
+        command=entry["command"], args=entry["args"], env=entry["env"], cwd=tempfile.gettempdir()
+    )
     started = time.monotonic()
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
