@@ -43,14 +43,13 @@ from typing import Any
 
 import httpx
 
-from api.agents.claude.session import message_uuid
+from api.agents.claude.contract import message_uuid
+from bench.checkout_api import api
 from infra.local_engine import LocalEngine
 from tests.support.claude_session import claude_env
 from tests.support.fake_model import FakeModel
 from tests.support.fake_model_script import ModelRequest, bash, text
-from tests.support.servers import ApiServer
 
-TOKEN = "bench-token"
 WAIT_S = 120.0
 #: The coder's tool while messages are measured (each steer lands at its end).
 TOOL = "sleep 1"
@@ -58,6 +57,8 @@ FINISH = "FINISH-THE-STEP"
 #: Pause between steers, and after an interrupt (the next tool is running again).
 STEER_GAP_S = 0.2
 INTERRUPT_GAP_S = 1.5
+#: An interrupt slower than this is printed hop by hop (stderr).
+SLOW_INTERRUPT_S = 0.3
 #: Hops logged by the API (``api.agents.hops``), in path order.
 HOPS = (
     "committed",
@@ -96,46 +97,6 @@ def percentiles(values: list[float]) -> tuple[float, float, int]:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return statistics.median(ordered) * 1000, p99 * 1000, len(ordered)
-
-
-class CheckoutApi(ApiServer):
-    """``python -m api`` from another checkout (the ``before`` variant), same everything else."""
-
-    def __init__(self, checkout: Path | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.checkout = checkout
-
-    def argv(self) -> list[str]:
-        if self.checkout is None:
-            return super().argv()
-        start = (
-            f"import sys, runpy; sys.path.insert(0, {str(self.checkout)!r}); "
-            "runpy.run_module('api', run_name='__main__', alter_sys=True)"
-        )
-        return [sys.executable, "-c", start]
-
-
-def api(
-    engine: LocalEngine,
-    root: Path,
-    name: str,
-    env: dict[str, str],
-    checkout: Path | None,
-    prefix: str,
-) -> CheckoutApi:
-    """One API process; processes of a variant share ``prefix`` (the same tables)."""
-    return CheckoutApi(
-        checkout,
-        endpoint=engine.endpoint,
-        prefix=prefix,
-        token=TOKEN,
-        log_path=root / f"{name}.log",
-        env={
-            "OMAKASE_WORKSPACE_ROOT": str(root / name),
-            "OMAKASE_MONITOR_INTERVAL_SECONDS": "0.2",
-            **env,
-        },
-    )
 
 
 def new_feature(client: httpx.Client, name: str) -> dict[str, Any]:
@@ -260,6 +221,9 @@ def interrupt(
         for name, at in marks.items():
             if at is not None:
                 segments.setdefault(f"  POST sent → {name}", []).append(at - started)
+        if reached_at - started > SLOW_INTERRUPT_S:  # the tail, sample by sample
+            shown = {k: round(1000 * (v - started), 1) for k, v in marks.items() if v is not None}
+            print(f"slow interrupt {message_id}: {shown}", file=sys.stderr)
     return figures, segments
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
-from api.agents.claude.session import is_sent_live
+from api.agents.claude.contract import is_sent_live
 from api.agents.relay import FeatureRelay
 from api.services.bus import MessageBus
 from api.services.messages import post_message

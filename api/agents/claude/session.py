@@ -30,9 +30,13 @@ import time
 import uuid as uuidlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from api.agents.claude import events as ev
+from api.agents.claude.contract import (
+    SessionEffects,
+    is_live_eligible,
+    message_uuid,
+)
 from api.agents.claude.transport import (
     ClaudeTransport,
     TransportClosedError,
@@ -43,9 +47,7 @@ from api.agents.hops import hop
 from core.models import (
     AgentMessage,
     AgentRunStatus,
-    DeliveryChannel,
     DeliveryMode,
-    ReceiptState,
     RunUsage,
 )
 
@@ -59,71 +61,8 @@ LIVE_POLL_S = 1.0
 #: After a turn ends with a message written but not yet taken, how long to wait for
 #: the CLI to start the turn that takes it before ending the step anyway.
 UNTAKEN_GRACE_S = 15.0
-#: Namespace of the uuids we give user messages (derived from the message id, so the
-#: same message always has the same uuid).
-MESSAGE_UUID_NAMESPACE = uuidlib.UUID("6f6d616b-6173-652d-6c69-76652d737465")
-#: Longest an interrupt's message waits for the cut turn's ``result`` before it is
-#: written anyway (the CLI answers an interrupt with it within ~0.2 s even under load).
-INTERRUPT_SETTLE_S = 2.0
 #: The MCP tool during which the agent waits for the person: no phase changes then.
 ASK_TOOL_SUFFIX = "ask_human"
-
-
-def message_uuid(message_id: str) -> str:
-    return str(uuidlib.uuid5(MESSAGE_UUID_NAMESPACE, message_id))
-
-
-class SessionEffects(Protocol):
-    """What the session does to the service (implemented in ``api.agents.claude.effects``)."""
-
-    def say(self, text: str) -> None: ...
-
-    def phase(self, status: AgentRunStatus) -> None: ...
-
-    def sending(self, message: AgentMessage) -> AgentMessage | None:
-        """Receipt ``sent`` before the write (unless the POST stored it so); None when
-        the message went another way (e.g. withdrawn): then it is not written."""
-        ...
-
-    def sent(self, message: AgentMessage) -> None:
-        """After the write: tell the chat (the receipt's notice)."""
-        ...
-
-    def delivered(self, message: AgentMessage) -> None: ...
-
-    def usage(self, total: RunUsage) -> None: ...
-
-    def new_user_messages(self) -> list[AgentMessage]:
-        """User messages of the run posted since the last call (any API process)."""
-        ...
-
-
-def is_live_eligible(message: AgentMessage, *, pushed: bool = False) -> bool:
-    """A user message the running agent should hear now (not held for the next step).
-
-    ``queued``; or, handed over by this process's bus (``pushed``), already ``sent``
-    live: the POST stored it so because this step listens here (``MessageBus.take_live``).
-    A ``sent`` one found by the store poll is not ours to write (another step's, or
-    already written).
-    """
-    if message.sender.value != "user" or message.mode is DeliveryMode.QUEUE:
-        return False
-    if message.reply_to is not None:
-        return False
-    receipt = message.receipt
-    if receipt is None or receipt.state is ReceiptState.QUEUED:
-        return True
-    return pushed and is_sent_live(message)
-
-
-def is_sent_live(message: AgentMessage) -> bool:
-    """Stored already ``sent`` to a live step (by the POST): no ``sending`` write needed."""
-    receipt = message.receipt
-    return (
-        receipt is not None
-        and receipt.state is ReceiptState.SENT
-        and receipt.channel == DeliveryChannel.LIVE.value
-    )
 
 
 @dataclass
@@ -160,8 +99,6 @@ class LiveSession:
         self._turn_ended = False
         self._turn_ended_at = 0.0
         self._interrupts_in_flight = 0
-        #: Turn results seen so far (an interrupt's message waits for the next one).
-        self._results = 0
         self._extra_turns = 0
         self._total = RunUsage()
         self._last_phase: AgentRunStatus | None = None
@@ -281,7 +218,6 @@ class LiveSession:
                 self.final_text = event.text
             self._turn_ended = True
             self._turn_ended_at = time.monotonic()
-            self._results += 1
             self._cond.notify_all()
         said = "\n\n".join(t.strip() for t in texts if t.strip()) or event.text.strip()
         if said and not forgiven:
@@ -339,27 +275,24 @@ class LiveSession:
                 return  # stays queued: the next step gets it (relay)
             if self.failure is not None:
                 return
-        if message.mode is DeliveryMode.INTERRUPT and not idle:
-            with self._cond:
-                self._interrupts_in_flight += 1
-                results = self._results
-            self._transport.send(interrupt_line(f"interrupt-{message.id}"))
-            hop("interrupt_written", message.id)
-            # The message goes in once the cut turn has ended (its ``result``, ~30-90 ms):
-            # a line the CLI reads while it is still cutting the turn started the next
-            # turn up to ~1 s late (bench/live_steering.py, docs/BENCHMARKS.md).
-            with self._cond:
-                self._cond.wait_for(
-                    lambda: self._results > results or self._stopping, INTERRUPT_SETTLE_S
-                )
+        cut = message.mode is DeliveryMode.INTERRUPT and not idle
         stored = self._effects.sending(message)
         if stored is None:
-            return  # withdrawn meanwhile: never written
+            return  # withdrawn meanwhile: never written (nor anything interrupted)
         uuid = message_uuid(message.id)
         with self._cond:
             self._untaken[uuid] = stored
+            if cut:
+                self._interrupts_in_flight += 1
+        # An interrupt's message goes in BEFORE the control request: queued in the CLI,
+        # it starts the turn after the cut one (docs/CLAUDE_STREAM.md, fact 6), with any
+        # line queued before it. Written after, it could miss that turn and wait for the
+        # next tool boundary (~1 s here: bench/live_steering.py's tail, traced).
         self._transport.send(user_line(stored.content, uuid=uuid))
         hop("line_written", message.id)
+        if cut:
+            self._transport.send(interrupt_line(f"interrupt-{message.id}"))
+            hop("interrupt_written", message.id)
         if idle:
             self._extra_turns += 1
             self._begin_turn()

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from api.agents.claude.session import MAX_EXTRA_TURNS, LiveSession, message_uuid
+from api.agents.claude.contract import message_uuid
+from api.agents.claude.session import MAX_EXTRA_TURNS, LiveSession
 from api.agents.claude.transport import ClaudeTransport
 from core.models import (
     AgentMessage,
@@ -196,22 +197,20 @@ def test_queued_and_withdrawn_messages_are_not_written(
     assert stdin.lines()[1]["uuid"] == message_uuid("msg_now")
 
 
-def test_interrupt_writes_the_control_request_first(
+def test_interrupt_writes_the_message_then_the_control_request(
     parts: tuple[LiveSession, Stdin, Recorder],
 ) -> None:
+    """The message first: queued in the CLI, it starts the turn after the cut one."""
     session, stdin, _ = parts
     session.handle_line(tool_use())
     session.offer(user_message("msg_stop", DeliveryMode.INTERRUPT))
-    eventually(lambda: len(stdin.lines()) == 2, "the interrupt")
-    [control] = stdin.lines()[1:]
+    eventually(lambda: len(stdin.lines()) == 3, "the message and the interrupt")
+    message, control = stdin.lines()[1:]
+    assert message["uuid"] == message_uuid("msg_stop")
     assert control["type"] == "control_request"
     assert control["request"] == {"subtype": "interrupt"}
-    time.sleep(0.1)
-    assert len(stdin.lines()) == 2  # the message waits for the cut turn's end
     # The interrupted turn's error result is ours, not a failure.
     session.handle_line(result("error_during_execution", ""))
-    eventually(lambda: len(stdin.lines()) == 3, "the message, once the turn was cut")
-    assert stdin.lines()[2]["uuid"] == message_uuid("msg_stop")
     assert session.failure is None
     session.handle_line(replay(message_uuid("msg_stop")))
     session.handle_line(result())
@@ -306,9 +305,8 @@ def test_a_message_offered_while_an_untaken_one_waits_for_its_turn_is_written_at
     try:
         session.handle_line(tool_use())
         session.offer(user_message("msg_first", DeliveryMode.INTERRUPT))
-        eventually(lambda: len(stdin.lines()) == 2, "the interrupt")
-        session.handle_line(result("error_during_execution", ""))
-        eventually(lambda: len(stdin.lines()) == 3, "its message (written, not yet taken)")
+        eventually(lambda: len(stdin.lines()) == 3, "the message and the interrupt")
+        session.handle_line(result("error_during_execution", ""))  # written, not yet taken
         time.sleep(0.1)  # the session thread now waits for the CLI to take it
         session.offer(user_message("msg_next"))
         eventually(lambda: len(stdin.lines()) == 4, "the next message, before any poll")
