@@ -7,9 +7,11 @@ The step is one CLI process with its input kept open. This class decides:
   ``sent``); the CLI injects it at its next tool boundary and echoes it back
   (``isReplay`` with our uuid) — that echo, from the agent itself, is what makes
   the receipt ``delivered`` (channel ``live``);
-* **interrupt**: an interrupt control request first (the running tool is cut
-  short and the turn ends with ``error_during_execution``, which is not a
-  failure), then the message, which starts the next turn at once;
+* **interrupt**: the message first (queued in the CLI), then an interrupt
+  control request (the running tool is cut short and the turn ends with
+  ``error_during_execution``, which is not a failure); the queued message
+  starts the next turn at once (written after the interrupt, it could miss that
+  turn and wait for the next tool boundary: docs/BENCHMARKS.md);
 * **end of step**: when a turn ends and nothing is pending for the agent (no
   message written and not yet taken, none waiting to be written, none new in
   the store), the input is closed and the CLI exits. A message that arrives
