@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     agent_token_secret: SecretStr | None = None
     #: Base URL the dashboard, clients and agent processes use to reach the API.
     api_url: str | None = None
+    #: This very process's address for the other API processes (the wake-up of a live
+    #: step's owner, ``api.services.wake``); default ``http://<api_host>:<api_port>``
+    #: (127.0.0.1 when bound to every interface). Never a load balancer's address.
+    internal_url: str | None = None
 
     #: Unset = AWS (credentials and region from the usual boto3 chain).
     dynamodb_endpoint: str | None = None
@@ -142,6 +146,13 @@ class Settings(BaseSettings):
             return ipaddress.ip_address(host).is_loopback
         except ValueError:
             return False
+
+    @property
+    def wake_address(self) -> str:
+        host = self.api_host.strip("[]")
+        every_interface = host in ("0.0.0.0", "::", "")  # noqa: S104 - recognising it, not binding
+        host = "127.0.0.1" if every_interface else self.api_host
+        return (self.internal_url or f"http://{host}:{self.api_port}").rstrip("/")
 
     @property
     def base_url(self) -> str:

@@ -1,54 +1,72 @@
-"""Live steering of real claude and codex steps, side by side with the v1 relay and the demo.
+"""Live steering of a real agent CLI step, before and after, side by side in one run.
 
-One run, one machine, the real pinned CLIs (Claude Code, codex app-server) against
-the scripted models of tests/support (Anthropic Messages, OpenAI Responses):
+One machine, the real pinned CLI against the scripted model (tests/support), each
+variant an API process on the same local engine with ``OMAKASE_RUNNER=<runner>``:
+``after`` is this checkout, ``before`` (``--before <checkout>``, e.g. a clone at
+the commit before the change) the code it replaces, started the same way. Per
+variant:
 
 * **steer**: POST (mode ``steer``) → the line reaches the agent's stdin (a wrapper
-  CLI, ``bench.stdin_clock``, timestamps each line as it arrives);
+  CLI, ``bench.stdin_clock``, timestamps each line as it arrives), and POST → 201;
+* **steer across processes**: the same POST through a second API process (no
+  pipeline of its own), which the step's process finds by its store poll;
 * **interrupt**: POST (mode ``interrupt``) while a tool runs → the model request
-  that carries the message;
-* **v1 relay**: POST (mode ``queue``) during the coder's step → the reviewer's first
-  model request (the next step start, where v1 delivered everything);
-* **per-step overhead**: run created → the agent's first sign of life: the first
-  model request (claude, codex) against the first line the demo agent prints (demo).
+  that carries the message, and (this checkout: ``OMAKASE_HOP_LOG``) the time of
+  each hop on the way: POST in, committed, offered to the session, control request
+  written, the CLI's ``control_response``, the message's line written, the turn's
+  end, then the model request;
+* **per-step overhead**: run created → first model request, over the feature's steps.
+
+Runners: ``RUNNERS`` says how to run one (its env, its stdin wrapper); claude is
+here, another runner adds an entry.
 
 Usage::
 
-    .venv/bin/python -m bench.live_steering              # ~6-8 min
-    .venv/bin/python -m bench.live_steering --steer 40 --interrupt 15
+    .venv/bin/python -m bench.live_steering --steer 200 --interrupt 50 --before /tmp/base
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from api.agents.home import AgentHome
-from api.agents.live.session import message_uuid
+from api.agents.live.contract import message_uuid
+from bench.checkout_api import api
 from infra.local_engine import LocalEngine
 from tests.support.claude_session import claude_env
-from tests.support.codex_cli import codex_args
 from tests.support.fake_model import FakeModel
 from tests.support.fake_model_script import ModelRequest, bash, text
-from tests.support.fake_responses import FakeResponses
-from tests.support.fake_responses_script import ResponsesRequest, say, shell
-from tests.support.servers import ApiServer
 
-TOKEN = "bench-token"
 WAIT_S = 120.0
 #: The coder's tool while messages are measured (each steer lands at its end).
 TOOL = "sleep 1"
 FINISH = "FINISH-THE-STEP"
-DEMO_STEP_SECONDS = "1"
+#: Pause between steers, and after an interrupt (the next tool is running again).
+STEER_GAP_S = 0.2
+INTERRUPT_GAP_S = 1.5
+#: An interrupt slower than this is printed hop by hop (stderr).
+SLOW_INTERRUPT_S = 0.3
+#: Hops logged by the API (``api.agents.hops``), in path order.
+HOPS = (
+    "committed",
+    "offered",
+    "interrupt_written",
+    "control_response",
+    "line_written",
+)
 
 
 def wall(at_monotonic: float) -> float:
@@ -65,44 +83,20 @@ def coder_responder(request: ModelRequest) -> list[dict[str, Any]]:
     return [text("Done.")]
 
 
-def codex_responder(request: ResponsesRequest) -> list[dict[str, Any]]:
-    if "the **coder**" in request.first_prompt and FINISH not in request.all_text:
-        return [shell(TOOL)]
-    return [say("Done.")]
-
-
-def wait(check: Any, what: str) -> Any:
+def wait(check: Callable[[], Any], what: str) -> Any:
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
-        time.sleep(0.01)
+        time.sleep(0.005)
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def clock_lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
-
-
-def percentiles(values: list[float]) -> str:
+def percentiles(values: list[float]) -> tuple[float, float, int]:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return f"{statistics.median(ordered) * 1000:8.1f} {p99 * 1000:8.1f} {len(ordered):5d}"
-
-
-def api(engine: LocalEngine, root: Path, prefix: str, env: dict[str, str]) -> ApiServer:
-    return ApiServer(
-        endpoint=engine.endpoint,
-        prefix=prefix,
-        token=TOKEN,
-        log_path=root / f"{prefix}.log",
-        env={
-            "OMAKASE_WORKSPACE_ROOT": str(root / prefix),
-            "OMAKASE_MONITOR_INTERVAL_SECONDS": "0.2",
-            **env,
-        },
-    )
+    return statistics.median(ordered) * 1000, p99 * 1000, len(ordered)
 
 
 def new_feature(client: httpx.Client, name: str) -> dict[str, Any]:
@@ -116,177 +110,223 @@ def runs_of(client: httpx.Client, feature: dict[str, Any]) -> list[dict[str, Any
     return sorted((r for r in runs if r["featureId"] == feature["id"]), key=lambda r: r["step"])
 
 
-def wrapper_script(root: Path, kind: str) -> Path:
-    wrapper = root / f"{kind}-with-clock"
-    wrapper.write_text(
-        f'#!/bin/sh\nSTDIN_CLOCK_CLI={kind} exec {sys.executable} -m bench.stdin_clock "$@"\n'
-    )
+@dataclass
+class Runner:
+    """How the bench runs one kind of live step."""
+
+    name: str
+    #: The API's environment for this runner, given the model, the bench's folder and
+    #: the stdin-clock file name (relative to the step's workspace).
+    env: Callable[[FakeModel, Path, str], dict[str, str]]
+
+
+def claude_runner_env(model: FakeModel, root: Path, clock_name: str) -> dict[str, str]:
+    wrapper = root / "claude-with-clock"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m bench.stdin_clock "$@"\n')
     wrapper.chmod(0o755)
-    return wrapper
+    env = {
+        k: v
+        for k, v in claude_env(model, root / "home").items()
+        if k.startswith(("ANTHROPIC_", "CLAUDE", "DISABLE_", "HOME"))
+    }
+    return env | {
+        "OMAKASE_RUNNER": "claude",
+        "OMAKASE_CLAUDE_BIN": str(wrapper),
+        "STDIN_CLOCK_FILE": clock_name,
+        "PYTHONPATH": str(Path.cwd()),
+    }
 
 
-def measure_claude(
-    engine: LocalEngine, root: Path, steers: int, interrupts: int
-) -> dict[str, list[float]]:
-    with FakeModel(coder_responder) as model:
-        env = {
-            k: v
-            for k, v in claude_env(model, root / "home").items()
-            if k.startswith(("ANTHROPIC_", "CLAUDE", "DISABLE_", "HOME"))
-        }
-        env |= {
-            "OMAKASE_RUNNER": "claude",
-            "OMAKASE_CLAUDE_BIN": str(wrapper_script(root, "claude")),
-        }
-        return measure_live(engine, root, "claude", model, env, steers, interrupts)
+RUNNERS = {"claude": Runner("claude", claude_runner_env)}
 
 
-def measure_codex(
-    engine: LocalEngine, root: Path, steers: int, interrupts: int
-) -> dict[str, list[float]]:
-    with FakeResponses(codex_responder) as model:
-        (root / "codex-home").mkdir(exist_ok=True)
-        env = {
-            "OMAKASE_RUNNER": "codex",
-            "OMAKASE_CODEX_BIN": str(wrapper_script(root, "codex")),
-            "OMAKASE_CODEX_ARGS": codex_args(model),
-            "OPENAI_API_KEY": "bench",
-            "CODEX_HOME": str(root / "codex-home"),  # no sign-in of the person's
-        }
-        return measure_live(engine, root, "codex", model, env, steers, interrupts)
+class Clock:
+    """When each line reached the agent's stdin (``bench.stdin_clock``), by uuid."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def arrival(self, line_uuid: str) -> float | None:
+        if not self.path.exists():
+            return None
+        for line in self.path.read_text().splitlines():
+            if line.endswith(line_uuid):
+                return float(line.split()[0])
+        return None
 
 
-def is_role(request: ModelRequest | ResponsesRequest, role: str) -> bool:
-    """A model request of ``role``'s step (codex: its thread began with that role's prompt)."""
-    if isinstance(request, ResponsesRequest):
-        return f"the **{role}**" in request.first_prompt
-    return request.is_agent_call and f"the **{role}**" in request.all_text
+def read_hops(path: Path) -> dict[str, dict[str, float]]:
+    """message id → hop → first monotonic time (the turn's end keyed by order, see below)."""
+    found: dict[str, dict[str, float]] = {}
+    if not path.exists():
+        return found
+    for line in path.read_text().splitlines():
+        at, name, *key = line.split()
+        found.setdefault(key[0] if key else "", {}).setdefault(name, float(at))
+    return found
 
 
-def measure_live(
+def turn_ends(path: Path) -> list[float]:
+    if not path.exists():
+        return []
+    return sorted(
+        float(line.split()[0]) for line in path.read_text().splitlines() if " turn_result " in line
+    )
+
+
+def steer(
+    client: httpx.Client, url: str, clock: Clock, n: int, tag: str
+) -> tuple[list[float], list[float]]:
+    to_stdin: list[float] = []
+    answered: list[float] = []
+    for i in range(n):
+        message_id = f"bench-{tag}-{uuid.uuid4().hex[:8]}"
+        line_uuid = message_uuid(message_id)
+        started = time.time()
+        client.post(url, json={"content": f"steer {tag} {i}", "id": message_id}).raise_for_status()
+        answered.append(time.time() - started)
+        arrived = float(wait(partial(clock.arrival, line_uuid), "the steer line"))
+        to_stdin.append(arrived - started)
+        time.sleep(STEER_GAP_S)
+    return to_stdin, answered
+
+
+def interrupt(
+    client: httpx.Client, url: str, model: FakeModel, n: int, hop_log: Path
+) -> tuple[list[float], dict[str, list[float]]]:
+    figures: list[float] = []
+    posted: list[tuple[str, float, float]] = []
+    for i in range(n):
+        message_id = f"bench-int-{uuid.uuid4().hex[:8]}"
+        words = f"interrupt number {i} {message_id}"
+        started = time.monotonic()
+        client.post(
+            url, json={"content": words, "mode": "interrupt", "id": message_id}
+        ).raise_for_status()
+        reached = model.wait_for_text(words, WAIT_S)
+        figures.append(reached.at - started)
+        posted.append((message_id, started, reached.at))
+        time.sleep(INTERRUPT_GAP_S)
+    hops = read_hops(hop_log)
+    ends = turn_ends(hop_log)
+    segments: dict[str, list[float]] = {}
+    for message_id, started, reached_at in posted:
+        mine = hops.get(message_id, {})
+        if not mine:
+            continue  # this variant logs no hops
+        marks = {"POST in": mine.get("post_in")} | {name: mine.get(name) for name in HOPS}
+        end = next((at for at in ends if at >= mine.get("interrupt_written", started)), None)
+        marks["the turn's end (result)"] = end if end is not None and end <= reached_at else None
+        marks["the model request"] = reached_at
+        for name, at in marks.items():
+            if at is not None:
+                segments.setdefault(f"  POST sent → {name}", []).append(at - started)
+        if reached_at - started > SLOW_INTERRUPT_S:  # the tail, sample by sample
+            shown = {k: round(1000 * (v - started), 1) for k, v in marks.items() if v is not None}
+            print(f"slow interrupt {message_id}: {shown}", file=sys.stderr)
+    return figures, segments
+
+
+def measure(
     engine: LocalEngine,
     root: Path,
-    kind: str,
-    model: FakeModel | FakeResponses,
-    env: dict[str, str],
-    steers: int,
-    interrupts: int,
-) -> dict[str, list[float]]:
-    figures: dict[str, list[float]] = {}
-    clock_name = "stdin-clock.txt"  # in the step's state folder (its agent home)
-    env = {**env, "STDIN_CLOCK_FILE": clock_name, "PYTHONPATH": str(Path.cwd())}
-    with api(engine, root, kind, env) as server, server.client() as client:
-        feature = new_feature(client, "Live steering bench")
-        clock_file = AgentHome.of(root / kind / feature["id"]).state / clock_name
-        coder = wait(
-            lambda: next((r for r in runs_of(client, feature) if r["role"] == "coder"), None),
-            "the coder",
-        )
-        wait(
-            lambda: client.get(f"/api/agent-runs/{coder['id']}").json()["status"] == "coding",
-            "the coder's tool",
-        )
-        url = f"/api/agent-runs/{coder['id']}/messages"
-        steer: list[float] = []
-        answered: list[float] = []
-        for i in range(steers):
-            message_id = f"bench-steer-{uuid.uuid4().hex[:8]}"
-            line_uuid = message_uuid(message_id)
-            started = time.time()
-            client.post(url, json={"content": f"steer {i}", "id": message_id})
-            answered.append(time.time() - started)
-            arrived = wait(
-                lambda u=line_uuid: next(
-                    (
-                        float(line.split()[0])
-                        for line in clock_lines(clock_file)
-                        if line.endswith(u)
-                    ),
-                    None,
-                ),
-                "the steer line",
+    runner: Runner,
+    checkout: Path | None,
+    tag: str,
+    args: argparse.Namespace,
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    clock_name = ".omakase/stdin-clock.txt"  # in the feature's workspace
+    hop_log = root / f"hops-{tag}.txt"
+    with FakeModel(coder_responder) as model:
+        env = runner.env(model, root, clock_name) | {"OMAKASE_HOP_LOG": str(hop_log)}
+        other_env = {"OMAKASE_AUTO_START_FEATURES": "false"}
+        with (
+            api(engine, root, f"{tag}-a", env, checkout, tag) as server,
+            api(engine, root, f"{tag}-b", other_env, checkout, tag) as other,
+            server.client() as client,
+            other.client() as other_client,
+        ):
+            feature = new_feature(client, f"Live steering bench {tag}")
+            clock = Clock(root / f"{tag}-a" / feature["id"] / clock_name)
+            coder = wait(
+                lambda: next((r for r in runs_of(client, feature) if r["role"] == "coder"), None),
+                "the coder",
             )
-            steer.append(arrived - started)
-            time.sleep(0.2)
-        figures[f"{kind}: POST steer → 201 (the message committed; baseline)"] = answered
-        figures[f"{kind}: POST steer → written to the agent's stdin"] = steer
-        interrupt: list[float] = []
-        for i in range(interrupts):
-            words = f"interrupt number {i} {uuid.uuid4().hex[:6]}"
-            started = time.monotonic()
-            client.post(url, json={"content": words, "mode": "interrupt"})
-            reached_at = model.wait_for_text(words, WAIT_S).at
-            interrupt.append(reached_at - started)
-            time.sleep(1.5)  # the next tool is running again
-        figures[f"{kind}: POST interrupt → model request carrying it"] = interrupt
-        queued = f"for the next step {uuid.uuid4().hex[:6]}"
-        queued_at = time.monotonic()
-        client.post(url, json={"content": queued, "mode": "queue"})
-        client.post(url, json={"content": FINISH})
-        relayed_at = wait(
-            lambda: next(
-                (r.at for r in model.requests if is_role(r, "reviewer") and r.contains(queued)),
-                None,
-            ),
-            "the relayed message",
-        )
-        figures[f"{kind}: POST queue → next step's model request (v1 relay)"] = [
-            relayed_at - queued_at
-        ]
-        wait(
-            lambda: (
-                client.get(f"/api/features/{feature['id']}").json()["status"]
-                in ("passing", "failing")
-            ),
-            "the feature to finish",
-        )
-        overhead = []
-        for run in runs_of(client, feature):
-            created = parse_iso(run["startedAt"])
-            firsts = [
-                wall(r.at)
-                for r in model.requests
-                if is_role(r, run["role"]) and wall(r.at) >= created
-            ]
-            if firsts:
-                overhead.append(min(firsts) - created)
-        figures[f"{kind}: step overhead: run created → first model request"] = overhead
-    return figures
-
-
-def measure_demo(engine: LocalEngine, root: Path) -> dict[str, list[float]]:
-    env = {"OMAKASE_RUNNER": "demo", "OMAKASE_DEMO_STEP_SECONDS": DEMO_STEP_SECONDS}
-    with api(engine, root, "demo", env) as server, server.client() as client:
-        feature = new_feature(client, "Demo bench")
-        wait(
-            lambda: (
-                client.get(f"/api/features/{feature['id']}").json()["status"]
-                in ("passing", "failing")
-            ),
-            "the demo feature",
-        )
-        overhead = []
-        for run in runs_of(client, feature):
-            lines = client.get(f"/api/agent-runs/{run['id']}/logs").json()
-            printed = [parse_iso(line["timestamp"]) for line in lines if line["stream"] == "stdout"]
-            if printed:
-                overhead.append(min(printed) - parse_iso(run["startedAt"]))
-    return {"step overhead: run created → first line printed (demo)": overhead}
+            run_url = f"/api/agent-runs/{coder['id']}"
+            wait(lambda: client.get(run_url).json()["status"] == "coding", "the coder's tool")
+            url = f"{run_url}/messages"
+            figures: dict[str, list[float]] = {}
+            print(f"{tag}: the coder is live; steering", file=sys.stderr)
+            stdin, answered = steer(client, url, clock, args.steer, tag)
+            figures["POST steer → 201 (the message committed)"] = answered
+            figures["POST steer → the agent's stdin (same process)"] = stdin
+            print(f"{tag}: steering through the other process", file=sys.stderr)
+            across, _ = steer(other_client, url, clock, args.across, tag + "x")
+            figures["POST steer → the agent's stdin (through another process)"] = across
+            print(f"{tag}: interrupting", file=sys.stderr)
+            cut, segments = interrupt(client, url, model, args.interrupt, hop_log)
+            figures["POST interrupt → the model request carrying it"] = cut
+            client.post(url, json={"content": FINISH})
+            wait(
+                lambda: (
+                    client.get(f"/api/features/{feature['id']}").json()["status"]
+                    in ("passing", "failing")
+                ),
+                "the feature to finish",
+            )
+            overhead = []
+            for run in runs_of(client, feature):
+                created = parse_iso(run["startedAt"])
+                role_text = f"the **{run['role']}**"
+                firsts = [
+                    wall(r.at)
+                    for r in model.agent_requests
+                    if role_text in r.all_text and wall(r.at) >= created
+                ]
+                if firsts:
+                    overhead.append(min(firsts) - created)
+            figures["step start: run created → first model request"] = overhead
+    return figures, segments
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runner", choices=sorted(RUNNERS), default="claude")
     parser.add_argument("--steer", type=int, default=25)
+    parser.add_argument("--across", type=int, default=20, help="steers through another process")
     parser.add_argument("--interrupt", type=int, default=10)
+    parser.add_argument(
+        "--before", type=Path, default=None, help="a checkout of the replaced code (optional)"
+    )
+    parser.add_argument("--keep", type=Path, default=None, help="work here and keep the logs")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, LocalEngine(Path(tmp) / "engine") as engine:
-        root = Path(tmp)
-        figures = measure_claude(engine, root, args.steer, args.interrupt)
-        figures |= measure_codex(engine, root, args.steer, args.interrupt)
-        figures |= measure_demo(engine, root)
-    print(f"{'measure':70} {'p50 ms':>8} {'p99 ms':>8} {'n':>5}")
-    for name, values in figures.items():
-        print(f"{name:70} {percentiles(values)}")
+    runner = RUNNERS[args.runner]
+    results: dict[str, tuple[dict[str, list[float]], dict[str, list[float]]]] = {}
+    with contextlib.ExitStack() as stack:
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            root = args.keep.resolve()
+        else:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        engine = stack.enter_context(LocalEngine(root / "engine"))
+        if args.before is not None:
+            results["before"] = measure(engine, root, runner, args.before.resolve(), "before", args)
+        results["after"] = measure(engine, root, runner, None, "after", args)
+    variants = list(results)
+    header = f"{'measure (' + runner.name + ')':64}" + "".join(
+        f" {v + ' p50':>12} {v + ' p99':>12} {'n':>4}" for v in variants
+    )
+    print(header)
+    for name in results["after"][0]:
+        row = f"{name:64}"
+        for variant in variants:
+            p50, p99, n = percentiles(results[variant][0][name] or [0.0])
+            row += f" {p50:12.1f} {p99:12.1f} {n:4d}"
+        print(row)
+    print("\ninterrupt, hop by hop (after; each from the moment the POST was sent), ms:")
+    for name, values in results["after"][1].items():
+        p50, p99, n = percentiles(values)
+        print(f"{name:64} {p50:12.1f} {p99:12.1f} {n:4d}")
     return 0
 
 

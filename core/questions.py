@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
-from core.models import CLIENT_ID_PATTERN, MAX_MESSAGE_CHARS, InputModel
+from core.models import CLIENT_ID_PATTERN, MAX_MESSAGE_CHARS, AgentMessage, CamelModel, InputModel
 
 #: ``ask_human`` options: a short list of short, one-line quick answers.
 MAX_QUESTION_OPTIONS = 6
@@ -66,3 +66,21 @@ class MessageCheck(InputModel):
     """``POST …/messages/check``: where the caller's last check ended (optional)."""
 
     since: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+#: Longest a ``…/wait`` request is held (the API caps it at its own limit too).
+MAX_QUESTION_WAIT_S = 30.0
+
+
+class QuestionWaitRequest(InputModel):
+    """``POST …/questions/{questionId}/wait``: how long the API may hold the request."""
+
+    seconds: Annotated[float, Field(gt=0, le=MAX_QUESTION_WAIT_S)] = 5.0
+
+
+class QuestionWait(CamelModel):
+    """The held wait's end: the answer (taken: the agent gets it), the run's end, or neither
+    (the hold ran out: ask again)."""
+
+    answer: AgentMessage | None = None
+    ended: str | None = None

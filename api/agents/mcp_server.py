@@ -10,49 +10,48 @@ Why it retries: ``ask_human`` may wait fifteen minutes, and the API may restart
 meanwhile. Every write carries a client id (a retry stores one copy), and
 every read is repeated with backoff until the deadline, so an API restart only
 delays the answer. The wait ends on the answer, the timeout, or the run's end.
+
+Why it does not poll: the wait is a request the API holds open
+(``POST …/questions/{id}/wait``, ``api.services.answer_wait``) and answers the
+moment the person's answer is stored and receipted, so the agent has it within
+a few milliseconds of the POST. The rest of the close (the chat's "Answered"
+notice, the run back in its phase) follows the tool's result, in a thread.
+
+Why not the ``mcp`` SDK's server: ``api.agents.mcp_stdio`` says (start time).
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
-from anyio import to_thread
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
+from api.agents.mcp_stdio import StdioServer, Tool, ToolError
 from core.client import ApiClient, ApiError
-from core.models import (
-    MAX_MESSAGE_CHARS,
-    AgentMessage,
-    MessageCreate,
-    MessageSender,
-)
-from core.questions import QuestionCreate
+from core.models import MAX_MESSAGE_CHARS, AgentMessage, MessageCreate
+from core.questions import QuestionCreate, QuestionWait
 
 log = logging.getLogger(__name__)
 
-#: How often the wait looks for the answer (and at whether the run still runs).
-ASK_POLL_S = 0.5
-#: The wait reads the run's status (did it end?) every this many polls.
-RUN_CHECK_EVERY = 4
-#: Backoff while the API does not answer: doubling from the poll period up to this.
+#: First pause after the API did not answer; doubles up to ``MAX_BACKOFF_S``.
+RETRY_S = 0.5
 MAX_BACKOFF_S = 5.0
+#: How long one held wait may last (below ``HTTP_TIMEOUT_S``: the API answers first).
+WAIT_HOLD_S = 5.0
 #: After the deadline, how long closing the question may keep retrying.
 CLOSE_GRACE_S = 30.0
 #: One HTTP call's connect/read limit (a stuck call must not eat the whole wait).
 HTTP_TIMEOUT_S = 10.0
 DEFAULT_ASK_TIMEOUT_S = 900.0
-
-T = TypeVar("T")
+SERVER_VERSION = "1.0"
 
 
 def _retryable(error: ApiError) -> bool:
@@ -72,9 +71,11 @@ class OmakaseAgent:
     api: ApiClient
     run_id: str
     ask_timeout_s: float
-    poll_s: float = ASK_POLL_S
+    retry_s: float = RETRY_S
     #: The cursor of the last message ``check_messages`` returned (a lost answer is asked again).
     checked_up_to: str | None = None
+    #: Closes still running after their answer was returned (joined before exiting).
+    closing: list[threading.Thread] = field(default_factory=list)
     _clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     @classmethod
@@ -96,110 +97,111 @@ class OmakaseAgent:
 
     # --- calls with retries -------------------------------------------------------------
 
-    async def _once(self, method: str, path: str, body: Any = None, params: Any = None) -> Any:
-        return await to_thread.run_sync(
-            lambda: self.api.request(method, self.run_path + path, json=body, params=params)
-        )
+    def _once(self, method: str, path: str, body: Any = None) -> Any:
+        return self.api.request(method, self.run_path + path, json=body)
 
-    async def _until(self, deadline: float, method: str, path: str, body: Any = None) -> Any:
+    def _until(self, deadline: float, method: str, path: str, body: Any = None) -> Any:
         """One call, repeated with backoff while the API is unreachable, until ``deadline``."""
-        backoff = self.poll_s
+        backoff = self.retry_s
         while True:
             try:
-                return await self._once(method, path, body)
+                return self._once(method, path, body)
             except ApiError as error:
                 if not _retryable(error) or self._clock() + backoff > deadline:
                     raise
                 log.warning("%s %s: %s; retrying in %.1f s", method, path, error, backoff)
-            await anyio.sleep(backoff)
+            time.sleep(backoff)
             backoff = min(MAX_BACKOFF_S, backoff * 2)
 
-    async def _write(self, method: str, path: str, body: Any = None) -> Any:
+    def _write(self, method: str, path: str, body: Any = None) -> Any:
         """A write the agent waits for: a clear tool error if it cannot be made."""
         try:
-            return await self._until(self._clock() + CLOSE_GRACE_S, method, path, body)
+            return self._until(self._clock() + CLOSE_GRACE_S, method, path, body)
         except ApiError as error:
             raise ToolError(error.detail) from None
 
     # --- ask_human -----------------------------------------------------------------------
 
-    async def ask_human(self, question: str, options: list[str] | None = None) -> str:
+    def ask_human(self, question: str, options: list[str] | None = None) -> str:
+        # The previous question's close first: until it ends, the run still has it open.
+        for thread in self.closing:
+            thread.join(CLOSE_GRACE_S)
+        self.closing = [t for t in self.closing if t.is_alive()]
         try:
             body = QuestionCreate(question=question, options=options, id=f"q-{uuid.uuid4().hex}")
         except ValidationError as error:
             raise _invalid(error) from None
         asked = AgentMessage.model_validate(
-            await self._write(
-                "POST", "/questions", body.model_dump(by_alias=True, exclude_none=True)
-            )
+            self._write("POST", "/questions", body.model_dump(by_alias=True, exclude_none=True))
         )
         deadline = self._clock() + self.ask_timeout_s
-        outcome = await self._wait_for_answer(asked, deadline)
+        outcome = self._wait_for_answer(asked, deadline)
         if isinstance(outcome, AgentMessage):
-            await self._close(asked, f"/questions/{asked.id}/answered", {"messageId": outcome.id})
+            self._close_after(asked, f"/questions/{asked.id}/answered", {"messageId": outcome.id})
             return outcome.content
-        await self._close(asked, f"/questions/{asked.id}/expired", None)
+        self._close(asked, f"/questions/{asked.id}/expired", None)
         return outcome
 
-    async def _wait_for_answer(self, asked: AgentMessage, deadline: float) -> AgentMessage | str:
-        """The first user message after the question, or a sentence (timeout, run ended).
+    def _wait_for_answer(self, asked: AgentMessage, deadline: float) -> AgentMessage | str:
+        """The answer, or a sentence (timeout, run ended): held waits, one after the other.
 
-        Fixed-rate polls of the thread (a slow answer does not stretch the period);
-        the run's status, which only matters for a cancel, every ``RUN_CHECK_EVERY``.
+        The API answers a held wait the moment the answer is stored; a wait that ran
+        out empty is asked again at once, a failed one after a backoff.
         """
-        backoff = self.poll_s
-        params = {"since": asked.cursor, "sender": MessageSender.USER.value, "limit": 1}
-        for tick in itertools.count():
-            started = self._clock()
+        backoff = self.retry_s
+        path = f"/questions/{asked.id}/wait"
+        while (remaining := deadline - self._clock()) > 0:
             try:
-                found = await self._once("GET", "/messages", params=params)
-                if found:
-                    return AgentMessage.model_validate(found[0])
-                if tick % RUN_CHECK_EVERY == 0:
-                    run = await self._once("GET", "")
-                    if run.get("status") in ("completed", "failed"):
-                        reason = run.get("errorMessage") or run["status"]
-                        return (
-                            f"The run ended while you waited ({reason}); stop working on this step."
-                        )
-                backoff = self.poll_s
+                got = self._once("POST", path, {"seconds": min(WAIT_HOLD_S, remaining)})
             except ApiError as error:
                 if not _retryable(error):
                     raise ToolError(error.detail) from None
                 log.warning("waiting for the answer: %s; retrying in %.1f s", error, backoff)
+                time.sleep(max(0.0, min(backoff, deadline - self._clock())))
                 backoff = min(MAX_BACKOFF_S, backoff * 2)
-            if self._clock() >= deadline:
+                continue
+            backoff = self.retry_s
+            outcome = QuestionWait.model_validate(got)
+            if outcome.answer is not None:
+                return outcome.answer
+            if outcome.ended is not None:
                 return (
-                    f"Nobody answered within {self.ask_timeout_s:g} s; "
-                    "decide on your own and say what you chose."
+                    f"The run ended while you waited ({outcome.ended}); stop working on this step."
                 )
-            pause = backoff - (self._clock() - started)
-            await anyio.sleep(max(0.0, min(pause, deadline - self._clock())))
-        raise AssertionError("unreachable")  # pragma: no cover - count() never ends
+        return (
+            f"Nobody answered within {self.ask_timeout_s:g} s; "
+            "decide on your own and say what you chose."
+        )
 
-    async def _close(self, asked: AgentMessage, path: str, body: Any) -> None:
+    def _close_after(self, asked: AgentMessage, path: str, body: Any) -> None:
+        """Close the question in a thread: the agent has its answer already (see module doc)."""
+        thread = threading.Thread(
+            target=self._close, args=(asked, path, body), name=f"close-{asked.id}"
+        )
+        thread.start()
+        self.closing.append(thread)
+
+    def _close(self, asked: AgentMessage, path: str, body: Any) -> None:
         """Record how the question ended; the agent carries on even if the API is gone."""
         try:
-            await self._until(self._clock() + CLOSE_GRACE_S, "POST", path, body)
+            self._until(self._clock() + CLOSE_GRACE_S, "POST", path, body)
         except ApiError as error:
             log.warning("could not close question %s: %s", asked.id, error)
 
     # --- messages -------------------------------------------------------------------------
 
-    async def send_message(self, text: str) -> str:
+    def send_message(self, text: str) -> str:
         try:
             body = MessageCreate(content=text, id=f"mcp-{uuid.uuid4().hex}")
         except ValidationError as error:
             raise _invalid(error) from None
-        await self._write("POST", "/messages", body.model_dump(by_alias=True, exclude_none=True))
+        self._write("POST", "/messages", body.model_dump(by_alias=True, exclude_none=True))
         return "Sent to the person's chat."
 
-    async def check_messages(self) -> str:
+    def check_messages(self) -> str:
         body = {"since": self.checked_up_to} if self.checked_up_to else {}
-        found = [
-            AgentMessage.model_validate(m)
-            for m in await self._write("POST", "/messages/check", body)
-        ]
+        checked = self._write("POST", "/messages/check", body)
+        found = [AgentMessage.model_validate(m) for m in checked]
         if not found:
             return "No new messages from the person."
         self.checked_up_to = found[-1].cursor
@@ -208,50 +210,77 @@ class OmakaseAgent:
         return "\n".join(lines)
 
 
-def build_server(agent: OmakaseAgent) -> MCPServer:
-    server: MCPServer = MCPServer(
-        "omakase",
-        instructions=(
-            "Talk with the person who asked for this feature: ask, tell, read their messages."
-        ),
-    )
+def _string(arguments: dict[str, Any], name: str) -> str:
+    value = arguments.get(name)
+    if not isinstance(value, str):
+        raise ToolError(f"Invalid input: `{name}` must be a string.")
+    return value
 
-    @server.tool(
+
+def _options(arguments: dict[str, Any]) -> list[str] | None:
+    value = arguments.get("options")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ToolError("Invalid input: `options` must be a list of strings.")
+    return value
+
+
+def _schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def build_server(agent: OmakaseAgent) -> StdioServer:
+    ask = Tool(
+        name="ask_human",
         description=(
             "Ask the person a question and wait for the answer (returned as text). Use it for "
             "decisions that are theirs to make; offer up to 6 short `options` when the answer "
             f"is a choice. The question is at most {MAX_MESSAGE_CHARS:,} characters. If nobody "
             "answers in time you get a sentence saying so: then decide on your own."
         ),
-        # Plain text to the model: the answer itself, not {"result": "..."}.
-        structured_output=False,
+        input_schema=_schema(
+            {
+                "question": {"type": "string"},
+                "options": {
+                    "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+                    "default": None,
+                },
+            },
+            ["question"],
+        ),
+        run=lambda a: agent.ask_human(_string(a, "question"), _options(a)),
     )
-    async def ask_human(question: str, options: list[str] | None = None) -> str:
-        return await agent.ask_human(question, options)
-
-    @server.tool(
+    send = Tool(
+        name="send_message",
         description="Write a short message in the person's chat (no answer awaited).",
-        structured_output=False,
+        input_schema=_schema({"text": {"type": "string"}}, ["text"]),
+        run=lambda a: agent.send_message(_string(a, "text")),
     )
-    async def send_message(text: str) -> str:
-        return await agent.send_message(text)
-
-    @server.tool(
+    check = Tool(
+        name="check_messages",
         description="The messages the person sent you since your last check (marks them read).",
-        structured_output=False,
+        input_schema=_schema({}, []),
+        run=lambda a: agent.check_messages(),
     )
-    async def check_messages() -> str:
-        return await agent.check_messages()
-
-    return server
+    return StdioServer(
+        "omakase",
+        SERVER_VERSION,
+        instructions=(
+            "Talk with the person who asked for this feature: ask, tell, read their messages."
+        ),
+        tools=[ask, send, check],
+    )
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="omakase-mcp %(levelname)s %(message)s")
     agent = OmakaseAgent.from_env(dict(os.environ))
     try:
-        build_server(agent).run("stdio")
+        build_server(agent).serve(sys.stdin.buffer, sys.stdout.buffer)
     finally:
+        for thread in agent.closing:  # the CLI closed our input: finish the closes first
+            thread.join(timeout=CLOSE_GRACE_S)
         agent.api.close()
 
 

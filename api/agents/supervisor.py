@@ -146,7 +146,12 @@ class AgentSupervisor:
     # --- loops ----------------------------------------------------------------------
 
     def _beat(self) -> None:
-        beat(self.db, worker_id=self.owner_id, started_at=self.started_at)
+        beat(
+            self.db,
+            worker_id=self.owner_id,
+            started_at=self.started_at,
+            address=self.settings.wake_address,
+        )
 
     async def _beat_async(self) -> None:
         await to_thread.run_sync(self._beat)

@@ -16,6 +16,7 @@ from api.routes import (
     run_status,
     runs,
     stream,
+    wake,
 )
 
 api_router = APIRouter(
@@ -32,3 +33,4 @@ api_router.include_router(run_status.router)
 api_router.include_router(pipeline.router)
 api_router.include_router(conversation.router)
 api_router.include_router(changes.router)
+api_router.include_router(wake.router)

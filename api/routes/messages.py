@@ -12,14 +12,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    status,
+)
 
+from api.agents.hops import hop
 from api.auth import Principal, require_run_access
 from api.deps import DbDep, MessagePosterDep, OperatorDep, PrincipalDep, RuntimeDep
 from api.routes.paging import page_after, trim_page
 from api.routes.params import FeatureId, RunId
 from api.runtime import Runtime
 from api.services.messages import post_message
+from api.services.receipts import receipt_for
+from api.services.wake import needs_wake, wake_owner
 from api.store.features import get_feature
 from api.store.messages import find_message, list_messages, list_messages_by_feature
 from api.store.runs import get_run, set_read_cursor
@@ -27,6 +38,7 @@ from core.cursor import CURSOR_DIGITS, is_cursor, normalize_timestamp
 from core.models import (
     AgentMessage,
     AgentRun,
+    DeliveryChannel,
     DeliveryMode,
     DeliveryReceipt,
     MessageCreate,
@@ -84,10 +96,17 @@ def post_run_message(
     runtime: RuntimeDep,
     principal: MessagePosterDep,
     response: Response,
+    background: BackgroundTasks,
 ) -> AgentMessage:
+    hop("post_in", body.id or "")
     require_run_access(principal, run_id)
     run = get_run(runtime.db, run_id=run_id)
-    return post_user_message(runtime, run, body, principal, response, allow_ended=False)
+    message = post_user_message(runtime, run, body, principal, response, allow_ended=False)
+    if needs_wake(message, run, runtime.bus):  # after the 201: its live step runs elsewhere
+        background.add_task(
+            wake_owner, runtime.db, run=run, message=message, api_token=runtime.api_token
+        )
+    return message
 
 
 def post_user_message(
@@ -122,6 +141,8 @@ def post_user_message(
         if existing is None:
             raise
         return _replay(existing, sender=sender, content=body.content, response=response)
+    # While the agent waits on a question, the person's message is its answer.
+    reply_to = None if principal.is_agent else run.open_question_id
     message, created = post_message(
         db,
         runtime.bus,
@@ -130,13 +151,13 @@ def post_user_message(
         content=body.content,
         role=run.role if sender is MessageSender.AGENT else None,
         message_id=body.id,
-        receipt=_user_receipt(principal),
+        receipt=_user_receipt(principal, runtime, run, mode=mode, reply_to=reply_to),
         mode=mode,
-        # While the agent waits on a question, the person's message is its answer.
-        reply_to=None if principal.is_agent else run.open_question_id,
+        reply_to=reply_to,
     )
     if not created:
         return _replay(message, sender=sender, content=body.content, response=response)
+    hop("committed", message.id)
     return message
 
 
@@ -161,8 +182,34 @@ def _delivery_mode(run: AgentRun, asked: DeliveryMode | None) -> DeliveryMode:
     return asked or DeliveryMode.STEER
 
 
-def _user_receipt(principal: Principal) -> DeliveryReceipt | None:
-    return None if principal.is_agent else DeliveryReceipt(state=ReceiptState.QUEUED)
+def _user_receipt(
+    principal: Principal,
+    runtime: Runtime,
+    run: AgentRun,
+    *,
+    mode: DeliveryMode | None,
+    reply_to: str | None,
+) -> DeliveryReceipt | None:
+    """``queued``; or ``sent`` (live) when this process runs the run's live step.
+
+    Why: that step gets the message from the bus inside this very POST, so the
+    ``sent`` write it would make before its stdin write is made here, by the put
+    itself — one store call fewer between the POST and the agent's input. Nothing
+    is lost if the process dies after the 201: a ``sent`` message still awaits
+    delivery (the relay hands it to the next step, as one written and not taken).
+    """
+    if principal.is_agent:
+        return None
+    if (
+        mode in (DeliveryMode.STEER, DeliveryMode.INTERRUPT)
+        and reply_to is None
+        and run.is_active
+        and run.live
+        and runtime.bus.is_live_here(run.id)
+    ):
+        live = DeliveryChannel.LIVE
+        return receipt_for(run, state=ReceiptState.SENT, channel=live, previous=None)
+    return DeliveryReceipt(state=ReceiptState.QUEUED)
 
 
 @router.get("/agent-runs/{runId}/messages", summary="A run's thread, oldest first")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Response, status
 from api.auth import Principal, require_run_access
 from api.deps import PrincipalDep, RuntimeDep
 from api.routes.params import RunId
+from api.services.answer_wait import wait_for_answer
 from api.services.mcp_inbox import check_messages
 from api.services.questions import answered, ask, expired
 from api.store.runs import get_run
@@ -22,7 +23,13 @@ from core.models import (
     CLIENT_ID_PATTERN,
     AgentMessage,
 )
-from core.questions import MessageCheck, QuestionClose, QuestionCreate
+from core.questions import (
+    MessageCheck,
+    QuestionClose,
+    QuestionCreate,
+    QuestionWait,
+    QuestionWaitRequest,
+)
 
 router = APIRouter(tags=["questions"])
 
@@ -84,6 +91,28 @@ def post_question_answered(
         question_id=question_id,
         message_id=body.message_id,
     )
+
+
+@router.post(
+    "/agent-runs/{runId}/questions/{questionId}/wait",
+    summary="Wait for the person's answer: held open, answered the moment it is stored",
+    responses={404: {"description": "No such question in this run."}},
+)
+async def post_question_wait(
+    run_id: RunId,
+    question_id: QuestionId,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    body: Annotated[QuestionWaitRequest | None, Body()] = None,
+) -> QuestionWait:
+    """Long poll: ``answer`` (already receipted: the agent has it), ``ended`` (the run or
+    the question ended), or neither once ``seconds`` (≤ the server's cap) ran out."""
+    require_own_agent(principal, run_id)
+    seconds = (body or QuestionWaitRequest()).seconds
+    outcome = await wait_for_answer(
+        runtime.db, runtime.bus, run_id=run_id, question_id=question_id, wait_s=seconds
+    )
+    return QuestionWait(answer=outcome.answer, ended=outcome.ended)
 
 
 @router.post(

@@ -15,12 +15,12 @@ import contextlib
 
 from api.services.bus import MessageBus
 from api.services.messages import post_message
-from api.services.receipts import mark_delivered, notify_receipt
+from api.services.receipts import is_delivered, mark_delivered, notify_receipt, receipt_for
 from api.services.status import announce, report_status
 from api.store.db import Db
 from api.store.errors import ConflictError, InvalidInputError, NotFoundError
 from api.store.ids import new_id
-from api.store.messages import find_message
+from api.store.messages import find_message, list_messages
 from api.store.questions import close_question, open_question
 from api.store.receipts import PENDING_STATES, advance_receipt, mark_reply
 from api.store.runs import get_run
@@ -124,23 +124,36 @@ def _resume(db: Db, bus: MessageBus, *, run: AgentRun, question_id: str) -> None
             report_status(db, bus, run_id=run.id, status=WORKING_PHASE[run.role])
 
 
-def answered(
-    db: Db, bus: MessageBus, *, run_id: str, question_id: str, message_id: str
-) -> AgentMessage:
-    """The person answered with ``message_id``: record it everywhere; returns the question."""
-    run = get_run(db, run_id=run_id)
-    question = _question(db, run_id=run_id, question_id=question_id)
-    answer = find_message(db, run_id=run_id, message_id=message_id)
+def _answer_of(
+    db: Db, *, run: AgentRun, question_id: str, message_id: str
+) -> tuple[AgentMessage, AgentMessage]:
+    """The question and the user message that answers it, both checked; raises otherwise."""
+    question = _question(db, run_id=run.id, question_id=question_id)
+    answer = find_message(db, run_id=run.id, message_id=message_id)
     if answer is None:
-        raise NotFoundError(f"Message {message_id} was not found in run {run_id}.")
+        raise NotFoundError(f"Message {message_id} was not found in run {run.id}.")
     if answer.sender is not MessageSender.USER or answer.cursor <= question.cursor:
         raise InvalidInputError(
             f"Message {message_id} cannot answer question {question_id}: an answer is a "
             "user message posted after the question."
         )
+    return question, answer
+
+
+def take_answer(
+    db: Db, *, run: AgentRun, question: AgentMessage, answer: AgentMessage
+) -> AgentMessage:
+    """The writes the agent must not see the answer before; returns the decided question.
+
+    Two conditional updates, nothing else: the question's receipt (the one decision
+    against a timeout racing it) and the answer's own receipt (channel ``mcp``:
+    consumed, so no later step is handed it again). The chat notices, ``replyTo``
+    and the return to the run's phase follow (``answered``, idempotent): they may
+    come after the agent has the answer, so the wait answers in two store calls.
+    """
     if not run.is_active and question.receipt is None:
         raise ConflictError(
-            f"Agent run {run_id} is no longer active ({run.status.value}); "
+            f"Agent run {run.id} is no longer active ({run.status.value}); "
             "its question can only expire."
         )
     receipt = DeliveryReceipt(
@@ -154,11 +167,37 @@ def answered(
     decided, _ = _decide(db, question=question, receipt=receipt)
     if decided.receipt is None or decided.receipt.state is not ReceiptState.DELIVERED:
         raise ConflictError(
-            f"Question {question_id} was already closed unanswered "
+            f"Question {question.id} was already closed unanswered "
             f"({decided.receipt.reason if decided.receipt else 'unknown'})."
         )
+    if not is_delivered(answer):
+        advance_receipt(
+            db,
+            run_id=answer.run_id,
+            cursor=answer.cursor,
+            receipt=receipt_for(
+                run, state=ReceiptState.DELIVERED, channel=DeliveryChannel.MCP, previous=None
+            ),
+        )
+    return decided
+
+
+def answered(
+    db: Db, bus: MessageBus, *, run_id: str, question_id: str, message_id: str
+) -> AgentMessage:
+    """The person answered with ``message_id``: record it everywhere; returns the question.
+
+    Safe to repeat, and after ``take_answer``: every write is forward-only or has
+    a deterministic id, so a retry completes what an earlier try left undone.
+    """
+    run = get_run(db, run_id=run_id)
+    question, answer = _answer_of(db, run=run, question_id=question_id, message_id=message_id)
+    decided = take_answer(db, run=run, question=question, answer=answer)
+    assert decided.receipt is not None
     mark_reply(db, message=answer, question_id=question_id)
-    mark_delivered(db, bus, message=answer, origin=run, to=run, channel=DeliveryChannel.MCP.value)
+    # A copy read before ``take_answer`` still says queued: the notice is posted anyway.
+    pending = answer.model_copy(update={"receipt": None}) if is_delivered(answer) else answer
+    mark_delivered(db, bus, message=pending, origin=run, to=run, channel=DeliveryChannel.MCP.value)
     notify_receipt(
         db,
         bus,
@@ -195,8 +234,21 @@ def expired(db: Db, bus: MessageBus, *, run_id: str, question_id: str) -> AgentM
 
 
 def expire_if_open(db: Db, bus: MessageBus, *, run_id: str) -> None:
-    """After a run ended: a question still open (its server died with the step) closes."""
+    """After a run ended: a question still open (its server died with the step) closes.
+
+    Answered but not closed (the server returned the answer, then died before its
+    ``answered`` call finished): the close completes as answered, not expired.
+    """
     run = get_run(db, run_id=run_id)
-    if run.open_question_id is not None and not run.is_active:
-        with contextlib.suppress(ConflictError, NotFoundError):  # answered meanwhile, or gone
-            expired(db, bus, run_id=run_id, question_id=run.open_question_id)
+    if run.open_question_id is None or run.is_active:
+        return
+    with contextlib.suppress(ConflictError, NotFoundError, InvalidInputError):
+        question = _question(db, run_id=run_id, question_id=run.open_question_id)
+        if question.receipt is not None and question.receipt.state is ReceiptState.DELIVERED:
+            found = list_messages(
+                db, run_id=run_id, since=question.cursor, sender=MessageSender.USER, limit=1
+            )
+            if found:
+                answered(db, bus, run_id=run_id, question_id=question.id, message_id=found[0].id)
+                return
+        expired(db, bus, run_id=run_id, question_id=run.open_question_id)

@@ -63,12 +63,12 @@ def advance_receipt(
         with store_errors("record the delivery receipt"):
             raw = db.client.update_item(**request)["Attributes"]
     except ConditionFailed:
-        stored = _message_at(db, run_id=run_id, cursor=cursor)
+        stored = message_at(db, run_id=run_id, cursor=cursor)
         return stored, False
     return AgentMessage.model_validate(from_item(raw)), True
 
 
-def _message_at(db: Db, *, run_id: str, cursor: str) -> AgentMessage:
+def message_at(db: Db, *, run_id: str, cursor: str) -> AgentMessage:
     item = get_or_raise(
         db,
         AGENT_MESSAGES,

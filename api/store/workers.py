@@ -32,9 +32,11 @@ class Heartbeat:
     beat_at: float
     host: str = ""
     pid: int = 0
+    #: Where the other API processes reach this one (``Settings.wake_address``).
+    address: str = ""
 
 
-def beat(db: Db, *, worker_id: str, started_at: str) -> Heartbeat:
+def beat(db: Db, *, worker_id: str, started_at: str, address: str = "") -> Heartbeat:
     """Write this process's heartbeat (an unconditional put: it is ours alone)."""
     now = time.time()
     host = socket.gethostname()
@@ -46,10 +48,11 @@ def beat(db: Db, *, worker_id: str, started_at: str) -> Heartbeat:
         "expiresAt": int(now) + WORKER_TTL_S,
         "host": host,
         "pid": os.getpid(),
+        "address": address,
     }
     with store_errors("write the heartbeat"):
         db.client.put_item(TableName=db.table(WORKERS), Item=to_item(item))
-    return Heartbeat(worker_id=worker_id, beat_at=now, host=host, pid=os.getpid())
+    return Heartbeat(worker_id=worker_id, beat_at=now, host=host, pid=os.getpid(), address=address)
 
 
 def read_heartbeat(db: Db, *, worker_id: str) -> Heartbeat | None:
@@ -65,6 +68,7 @@ def read_heartbeat(db: Db, *, worker_id: str) -> Heartbeat | None:
         beat_at=float(item.get("beatAt", 0)),
         host=str(item.get("host", "")),
         pid=int(item.get("pid", 0)),
+        address=str(item.get("address", "")),
     )
 
 

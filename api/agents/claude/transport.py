@@ -43,6 +43,7 @@ def interrupt_line(request_id: str) -> dict[str, Any]:
 
 class ClaudeChannel:
     name = "Claude Code"
+    message_before_interrupt = True
 
     def __init__(self, lines: JsonLines) -> None:
         self._lines = lines

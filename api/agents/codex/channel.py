@@ -116,6 +116,7 @@ def usage_between(total: dict[str, Any], before: dict[str, Any]) -> RunUsage:
 
 class CodexChannel:
     name = AGENT_NAME
+    message_before_interrupt = False
 
     def __init__(self, lines: JsonLines, *, cwd: str, mcp_server: str | None = None) -> None:
         self._lines = lines

@@ -60,6 +60,9 @@ class AgentChannel(Protocol):
 
     #: How the agent is named in failures and logs ("Claude Code", "Codex").
     name: str
+    #: An interrupt's message is written before the interrupt itself (Claude Code queues
+    #: it for the turn after the cut one) rather than after it (Codex: a new turn).
+    message_before_interrupt: bool
 
     @property
     def closed(self) -> bool: ...

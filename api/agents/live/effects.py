@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
+from api.agents.live.contract import is_sent_live
 from api.agents.relay import FeatureRelay
 from api.services.bus import MessageBus
 from api.services.messages import post_message
@@ -65,6 +66,9 @@ class StoreEffects:
             report_status(self._db, self._bus, run_id=self._run.id, status=status)
 
     def sending(self, message: AgentMessage) -> AgentMessage | None:
+        if is_sent_live(message) and message.receipt and message.receipt.run_id == self._run.id:
+            self._relay.refresh(message)  # stored sent by its POST: nothing to write first
+            return message
         try:
             stored = record_sent(self._db, message=message, to=self._run)
         except ConflictError:

@@ -9,9 +9,11 @@ class decides:
   ``sent``); the CLI injects it at its next tool boundary and echoes it back
   (``isReplay`` with our uuid) — that echo, from the agent itself, is what makes
   the receipt ``delivered`` (channel ``live``);
-* **interrupt**: an interrupt control request first (the running tool is cut
-  short and the turn ends with ``error_during_execution``, which is not a
-  failure), then the message, which starts the next turn at once;
+* **interrupt**: the message first (queued in the CLI), then an interrupt
+  control request (the running tool is cut short and the turn ends with
+  ``error_during_execution``, which is not a failure); the queued message
+  starts the next turn at once (written after the interrupt, it could miss that
+  turn and wait for the next tool boundary: docs/BENCHMARKS.md);
 * **end of step**: when a turn ends and nothing is pending for the agent (no
   message written and not yet taken, none waiting to be written, none new in
   the store), the input is closed and the CLI exits. A message that arrives
@@ -29,13 +31,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid as uuidlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from api.agents.hops import hop
 from api.agents.live import events as ev
 from api.agents.live.channel import AgentChannel, TransportClosedError
+from api.agents.live.contract import SessionEffects, is_live_eligible, message_uuid
 from core.models import AgentMessage, AgentRunStatus, DeliveryMode, RunUsage
 
 log = logging.getLogger(__name__)
@@ -48,51 +50,8 @@ LIVE_POLL_S = 1.0
 #: After a turn ends with a message written but not yet taken, how long to wait for
 #: the CLI to start the turn that takes it before ending the step anyway.
 UNTAKEN_GRACE_S = 15.0
-#: Namespace of the uuids we give user messages (derived from the message id, so the
-#: same message always has the same uuid).
-MESSAGE_UUID_NAMESPACE = uuidlib.UUID("6f6d616b-6173-652d-6c69-76652d737465")
 #: The MCP tool during which the agent waits for the person: no phase changes then.
 ASK_TOOL_SUFFIX = "ask_human"
-
-
-def message_uuid(message_id: str) -> str:
-    return str(uuidlib.uuid5(MESSAGE_UUID_NAMESPACE, message_id))
-
-
-class SessionEffects(Protocol):
-    """What the session does to the service (implemented in ``api.agents.live.effects``)."""
-
-    def say(self, text: str) -> None: ...
-
-    def phase(self, status: AgentRunStatus) -> None: ...
-
-    def sending(self, message: AgentMessage) -> AgentMessage | None:
-        """Receipt ``sent`` before the write; None when the message went another way
-        (e.g. withdrawn): then it is not written."""
-        ...
-
-    def sent(self, message: AgentMessage) -> None:
-        """After the write: tell the chat (the receipt's notice)."""
-        ...
-
-    def delivered(self, message: AgentMessage) -> None: ...
-
-    def usage(self, total: RunUsage) -> None: ...
-
-    def new_user_messages(self) -> list[AgentMessage]:
-        """User messages of the run posted since the last call (any API process)."""
-        ...
-
-
-def is_live_eligible(message: AgentMessage) -> bool:
-    """A user message the running agent should hear now (not held for the next step)."""
-    receipt_state = message.receipt.state.value if message.receipt else "queued"
-    return (
-        message.sender.value == "user"
-        and message.mode is not DeliveryMode.QUEUE
-        and receipt_state == "queued"
-        and message.reply_to is None
-    )
 
 
 @dataclass
@@ -175,9 +134,11 @@ class LiveSession:
 
     # --- messages in ------------------------------------------------------------------
 
-    def offer(self, message: AgentMessage) -> None:
-        """A user message for this run (from the bus or the store poll); never blocks on I/O."""
-        if not is_live_eligible(message):
+    def offer(self, message: AgentMessage, *, pushed: bool = False) -> None:
+        """A user message for this run (``pushed`` by the bus, or from the store poll);
+        never blocks on I/O."""
+        hop("offered", message.id)
+        if not is_live_eligible(message, pushed=pushed):
             return
         with self._cond:
             if message.id in self._seen:
@@ -199,10 +160,15 @@ class LiveSession:
         return shown
 
     def _handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.ControlResponse):
+            hop("control_response", event.request_id.removeprefix("interrupt-"))
+        elif isinstance(event, ev.TurnResult):
+            hop("turn_result", event.subtype)
         if isinstance(event, ev.Replay):
             with self._cond:
                 message = self._untaken.pop(event.uuid, None)
                 self._turn.running = True  # the CLI took it: a turn is on
+                self._cond.notify_all()  # the session thread may wait for this (_after_turn)
             if message is not None:
                 self._effects.delivered(message)
         elif isinstance(event, ev.Text):
@@ -298,17 +264,30 @@ class LiveSession:
                 return  # stays queued: the next step gets it (relay)
             if self.failure is not None:
                 return
-        if message.mode is DeliveryMode.INTERRUPT and not idle:
+        cut = message.mode is DeliveryMode.INTERRUPT and not idle
+        # Claude Code: the message goes in BEFORE the control request: queued in the CLI,
+        # it starts the turn after the cut one (docs/CLAUDE_STREAM.md, fact 6). Written
+        # after, it could miss that turn and wait for the next tool boundary (~1 s: the
+        # interrupt tail bench/live_steering.py traced). Codex: interrupt, then a new turn.
+        before = cut and self._transport.message_before_interrupt
+        if cut and not before:
             with self._cond:
                 self._interrupts_in_flight += 1
             self._transport.interrupt(f"interrupt-{message.id}")
+            hop("interrupt_written", message.id)
         stored = self._effects.sending(message)
         if stored is None:
-            return  # withdrawn meanwhile: never written
+            return  # withdrawn meanwhile: never written (nor anything interrupted)
         uuid = message_uuid(message.id)
         with self._cond:
             self._untaken[uuid] = stored
+            if before:
+                self._interrupts_in_flight += 1
         self._transport.send_message(stored.content, uuid=uuid, idle=idle)
+        hop("line_written", message.id)
+        if before:
+            self._transport.interrupt(f"interrupt-{message.id}")
+            hop("interrupt_written", message.id)
         if idle:
             self._extra_turns += 1
             self._begin_turn()
@@ -324,8 +303,13 @@ class LiveSession:
             untaken = bool(self._untaken)
             waited = time.monotonic() - self._turn_ended_at
         if not failed and untaken and waited < self._untaken_grace_s:
-            time.sleep(min(self._poll_s, self._untaken_grace_s - waited))
-            return  # the CLI starts a turn for it (a text-only turn has no tool boundary)
+            # The CLI starts a turn for it (a text-only turn has no tool boundary). Wait
+            # on the condition, not a sleep: a message offered meanwhile (a steer, an
+            # interrupt) is written at once, and the echo ends the wait.
+            with self._cond:
+                if not self._inbox and not self._turn.running and not self._stopping:
+                    self._cond.wait(timeout=min(self._poll_s, self._untaken_grace_s - waited))
+            return
         if not failed:
             for message in self._effects.new_user_messages():
                 self.offer(message)

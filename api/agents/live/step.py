@@ -129,11 +129,17 @@ def start_live_step(
 
     def listen(message: AgentMessage) -> None:
         if message.run_id == run.id:
-            session.offer(message)
+            session.offer(message, pushed=True)
 
     live = LiveStep(
         process=process, session=session, channel=channel, workspace=workspace, role=run.role
     )
-    live._unsubscribe = bus.subscribe(listen)
+    unsubscribe, release = bus.subscribe(listen), bus.take_live(run.id)
+
+    def stop_listening() -> None:
+        release()  # first: a steer POSTed from now on is stored queued (the relay's)
+        unsubscribe()
+
+    live._unsubscribe = stop_listening
     session.start()
     return live

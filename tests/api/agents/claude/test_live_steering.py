@@ -67,7 +67,8 @@ def test_a_message_during_a_tool_reaches_the_model_in_the_same_step(
 
     message = post(claude_agents, coder["id"], "Please store sessions in SQLite")
     assert message["mode"] == "steer"
-    assert message["receipt"]["state"] == "queued"
+    # This process runs the live step: the POST itself stored it sent (no write before stdin).
+    assert (message["receipt"]["state"], message["receipt"]["channel"]) == ("sent", "live")
 
     states: list[str] = []
 
@@ -150,10 +151,23 @@ def test_interrupt_cuts_the_running_tool_and_the_step_still_completes(
     assert message["mode"] == "interrupt"
     reached = model.wait_for_text("Stop that, use Postgres", timeout=30)
     assert role_turn("coder", marker)(reached)
+    assert (message["receipt"]["state"], message["receipt"]["channel"]) == ("sent", "live")
     wait_long(
         lambda: receipt_state(claude_agents, coder["id"], message["id"]) == "delivered",
         "the interrupt message's echo",
     )
+    # The interrupt's receipt: delivered live to this run by the agent's echo, one notice each.
+    stored = message_by_id(claude_agents, coder["id"], message["id"])
+    assert stored is not None
+    receipt = stored["receipt"]
+    assert (receipt["channel"], receipt["runId"]) == ("live", coder["id"])
+    assert receipt["sentAt"] <= receipt["deliveredAt"]
+    notices = [
+        m["receipt"]["state"]
+        for m in claude_agents.messages(coder["id"])
+        if m.get("receiptFor") == message["id"]
+    ]
+    assert notices == ["sent", "delivered"]
 
     finished = claude_agents.wait_finished(feature)
     assert finished["status"] == "passing", finished

@@ -17,7 +17,8 @@ import pytest
 
 from api.agents.claude.transport import ClaudeChannel
 from api.agents.live.channel import JsonLines
-from api.agents.live.session import MAX_EXTRA_TURNS, LiveSession, message_uuid
+from api.agents.live.contract import message_uuid
+from api.agents.live.session import MAX_EXTRA_TURNS, LiveSession
 from core.models import (
     AgentMessage,
     AgentRunStatus,
@@ -197,17 +198,18 @@ def test_queued_and_withdrawn_messages_are_not_written(
     assert stdin.lines()[1]["uuid"] == message_uuid("msg_now")
 
 
-def test_interrupt_writes_the_control_request_first(
+def test_interrupt_writes_the_message_then_the_control_request(
     parts: tuple[LiveSession, Stdin, Recorder],
 ) -> None:
+    """The message first: queued in the CLI, it starts the turn after the cut one."""
     session, stdin, _ = parts
     session.handle_line(tool_use())
     session.offer(user_message("msg_stop", DeliveryMode.INTERRUPT))
-    eventually(lambda: len(stdin.lines()) == 3, "the interrupt and the message")
-    control, message = stdin.lines()[1:]
+    eventually(lambda: len(stdin.lines()) == 3, "the message and the interrupt")
+    message, control = stdin.lines()[1:]
+    assert message["uuid"] == message_uuid("msg_stop")
     assert control["type"] == "control_request"
     assert control["request"] == {"subtype": "interrupt"}
-    assert message["uuid"] == message_uuid("msg_stop")
     # The interrupted turn's error result is ours, not a failure.
     session.handle_line(result("error_during_execution", ""))
     assert session.failure is None
@@ -285,3 +287,46 @@ def test_no_phase_change_while_the_agent_asks_the_person(
     session, _, effects = parts
     session.handle_line(tool_use("mcp__omakase__ask_human"))
     assert effects.phases == [AgentRunStatus.THINKING]
+
+
+def test_a_message_offered_while_an_untaken_one_waits_for_its_turn_is_written_at_once() -> None:
+    """The wait for the CLI to take a written message is on the condition, not a sleep:
+    with a store poll far longer than the test may take, the next message still goes out."""
+    stdin, effects = Stdin(), Recorder()
+    stdin.was_closed = False
+    session = LiveSession(
+        channel=ClaudeChannel(JsonLines(stdin)),
+        effects=effects,
+        prompt="You are the coder.",
+        work_phase=AgentRunStatus.CODING,
+        poll_s=10 * DEADLINE_S,
+        untaken_grace_s=20 * DEADLINE_S,
+    )
+    session.start()
+    try:
+        session.handle_line(tool_use())
+        session.offer(user_message("msg_first", DeliveryMode.INTERRUPT))
+        eventually(lambda: len(stdin.lines()) == 3, "the message and the interrupt")
+        session.handle_line(result("error_during_execution", ""))  # written, not yet taken
+        time.sleep(0.1)  # the session thread now waits for the CLI to take it
+        session.offer(user_message("msg_next"))
+        eventually(lambda: len(stdin.lines()) == 4, "the next message, before any poll")
+        assert stdin.lines()[3]["uuid"] == message_uuid("msg_next")
+    finally:
+        session.stop()
+
+
+def test_a_message_the_post_stored_sent_is_written_only_when_pushed(
+    parts: tuple[LiveSession, Stdin, Recorder],
+) -> None:
+    """Stored ``sent`` (live) by its POST: written when the bus hands it over, never
+    when the store poll finds it (then it is another step's, or already written)."""
+    session, stdin, _ = parts
+    live = DeliveryReceipt(state=ReceiptState.SENT, channel="live", run_id="run_1")
+    found = user_message("msg_polled").model_copy(update={"receipt": live})
+    session.offer(found)
+    pushed = user_message("msg_pushed").model_copy(update={"receipt": live})
+    session.offer(pushed, pushed=True)
+    eventually(lambda: len(stdin.lines()) == 2, "the pushed message")
+    time.sleep(0.1)
+    assert [line["uuid"] for line in stdin.lines()[1:]] == [message_uuid("msg_pushed")]

@@ -16,7 +16,8 @@ import pytest
 
 from api.agents.codex.channel import CodexChannel
 from api.agents.live.channel import JsonLines
-from api.agents.live.session import LiveSession, message_uuid
+from api.agents.live.contract import message_uuid
+from api.agents.live.session import LiveSession
 from core.models import AgentRunStatus, DeliveryMode
 from tests.api.agents.claude.test_session import Recorder, Stdin, eventually, user_message
 
