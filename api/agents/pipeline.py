@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Protocol
 
@@ -23,20 +22,16 @@ from anyio import to_thread
 from api.agents.environment import (
     RunnerConfigError,
     StepLaunch,
-    step_argv,
-    step_environment,
 )
 from api.agents.guidance import StepContext, render_section, write_atomically, write_guidance
 from api.agents.home import AgentHome
 from api.agents.inbox import write_inbox
-from api.agents.live.runners import is_live, live_command, start_live_step
-from api.agents.live.step import LiveStep
-from api.agents.mcp_config import write_step_mcp_files
+from api.agents.launch import launch_step
+from api.agents.live.runners import is_live
 from api.agents.plan import Checkpoint, Decision, Outcome, decide
 from api.agents.process import StepProcess
 from api.agents.relay import FeatureRelay
 from api.agents.repository import FeatureRepository, StepStart
-from api.agents.sandbox import sandboxed
 from api.agents.steps import ActiveStep, StepNotStarted, outcome_of
 from api.git.cli import GitError
 from api.services.bus import MessageBus
@@ -260,43 +255,21 @@ class FeaturePipeline:
             self.home.user_messages,
             json.dumps(records, indent=2, ensure_ascii=False) + "\n",
         )
-        launch = StepLaunch(
-            run=run, feature=self.feature, workspace=self.workspace, user_messages=records
-        )
-        settings = self.host.settings
         holder: list[ActiveStep] = []
-        live: LiveStep | None = None
+        settings = self.host.settings
         try:
-            live_runner = is_live(settings)
-            env = step_environment(
-                settings, agent_secret=self.host.agent_secret, launch=launch, base=dict(os.environ)
+            process, live = launch_step(
+                settings,
+                db,
+                bus,
+                launch=StepLaunch(
+                    run=run, feature=self.feature, workspace=self.workspace, user_messages=records
+                ),
+                relay=self.relay,
+                agent_secret=self.host.agent_secret,
+                hide=self.repository.hidden(),
+                on_exit=lambda: self._wake(holder),
             )
-            write_step_mcp_files(settings, self.workspace, env)
-            hidden = self.repository.hidden()
-            # A live CLI and the MCP server it starts share the step's sandbox.
-            argv = (
-                live_command(settings, env=env, workspace=self.workspace, hide=hidden)
-                if live_runner
-                else sandboxed(
-                    step_argv(settings), settings=settings, workspace=self.workspace, hide=hidden
-                )
-            )
-            if live_runner:
-                live = start_live_step(
-                    settings,
-                    db,
-                    bus,
-                    run=run,
-                    feature=self.feature,
-                    relay=self.relay,
-                    argv=argv,
-                    env=env,
-                    workspace=self.workspace,
-                    on_exit=lambda: self._wake(holder),
-                )
-                process = live.process
-            else:
-                process = StepProcess(db=db, run=run, argv=argv, env=env, cwd=self.workspace)
         except (RunnerConfigError, OSError, ValueError) as error:
             message = f"Could not start the agent: {error}"
             self._fail_quietly(run.id, message)

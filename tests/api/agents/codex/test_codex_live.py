@@ -57,7 +57,8 @@ def test_a_steer_during_a_command_reaches_the_next_model_request_of_the_step(
 
     content = "Please store sessions in SQLite"
     message = post(codex_agents, coder["id"], content)
-    assert (message["mode"], message["receipt"]["state"]) == ("steer", "queued")
+    # This process runs the live step: the POST itself stored it sent (no write before stdin).
+    assert (message["mode"], message["receipt"]["state"]) == ("steer", "sent")
     wait_long(
         lambda: notices(codex_agents, coder["id"], message["id"]) == ["sent", "delivered"],
         "the agent's echo of the message",
